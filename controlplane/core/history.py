@@ -1,0 +1,50 @@
+"""Audit history: every domain and integration model keeps ``HistoricalRecords``.
+
+``audit_history()`` is the one way models declare it. Each historical row carries, beside
+django-simple-history's own user, date and change reason, the external system that acted
+and the correlation id. They are filled from the current :func:`acting` block — the one
+signal receiver we tolerate (CONVENTIONS.md: audit history is the exception to "no signals").
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.dispatch import receiver
+from simple_history.models import HistoricalRecords
+from simple_history.signals import pre_create_historical_record
+
+from controlplane.core.actors import current_actor
+from controlplane.core.correlation import get_correlation_id
+
+
+class AuditFields(models.Model):
+    """Extra columns on every historical model."""
+
+    history_system = models.CharField(
+        max_length=64, blank=True, default="", help_text="External system that made the change, if any."
+    )
+    history_correlation_id = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+
+def audit_history(**kwargs) -> HistoricalRecords:
+    """``HistoricalRecords`` with our audit columns and a text change reason."""
+    kwargs.setdefault("bases", [AuditFields])
+    kwargs.setdefault("history_change_reason_field", models.TextField(null=True))
+    return HistoricalRecords(**kwargs)
+
+
+@receiver(pre_create_historical_record)
+def _stamp_actor(sender, history_instance, **kwargs) -> None:
+    actor = current_actor()
+    if actor is not None:
+        if actor.user is not None and getattr(actor.user, "pk", None):
+            history_instance.history_user = actor.user
+        if hasattr(history_instance, "history_system"):
+            history_instance.history_system = actor.system_code
+        if actor.reason and not history_instance.history_change_reason:
+            history_instance.history_change_reason = actor.reason
+    if hasattr(history_instance, "history_correlation_id"):
+        history_instance.history_correlation_id = get_correlation_id()

@@ -1,0 +1,1 @@
+"""The demo organisation and traffic (``manage.py seed_demo``, ``make demo``)."""
