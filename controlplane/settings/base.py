@@ -45,6 +45,13 @@ INSTALLED_APPS = [
     "controlplane.masterdata",
     "controlplane.connections",
     "controlplane.exceptions",
+    "controlplane.expenses",
+    "controlplane.approvals",
+    "controlplane.sync",
+    "controlplane.events",
+    "controlplane.api",
+    "controlplane.odoo",
+    "controlplane.observability",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OdooConfig(AppConfig):
+    name = "controlplane.odoo"
+    label = "odoo"
