@@ -299,6 +299,7 @@ def sheet_vals(posting: ExpensePosting, expense_ids: Sequence[int]) -> dict[str,
     vals: dict[str, Any] = {
         "name": posting.ref,
         "employee_id": posting.employee_id,
+        "payment_mode": posting.payment_mode,
         "expense_line_ids": [(6, 0, list(expense_ids))],
     }
     if posting.company_id:

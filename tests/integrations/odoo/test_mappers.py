@@ -95,7 +95,8 @@ def test_move_vals_are_a_vendor_bill_carrying_the_ref():
 
 def test_sheet_vals_name_the_report_after_the_ref():
     assert mappers.sheet_vals(posting(), [14]) == {
-        "name": "CP-000123-R2", "employee_id": 5, "expense_line_ids": [(6, 0, [14])]}
+        "name": "CP-000123-R2", "employee_id": 5, "payment_mode": "own_account",
+        "expense_line_ids": [(6, 0, [14])]}
 
 
 def test_validation_catches_what_odoo_would_refuse():
