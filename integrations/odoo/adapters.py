@@ -118,15 +118,15 @@ class MoveAdapter(ModelAdapter):
 class AttachmentAdapter(ModelAdapter):
     model = "ir.attachment"
 
-    def names_on(self, res_model: str, res_ids: Sequence[int]) -> dict[int, set[str]]:
-        """Attachment names already on each record."""
+    def on_records(self, res_model: str, res_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+        """``{res_id: {attachment name: attachment id}}`` for attachments already on the records."""
         if not res_ids:
             return {}
-        found: dict[int, set[str]] = {}
+        found: dict[int, dict[str, int]] = {}
         rows = self.search_read([("res_model", "=", res_model), ("res_id", "in", list(res_ids))],
-                                ["name", "res_id"])
+                                ["name", "res_id"], order="id asc")
         for row in rows:
-            found.setdefault(int(row["res_id"]), set()).add(row["name"])
+            found.setdefault(int(row["res_id"]), {}).setdefault(row["name"], row["id"])
         return found
 
 

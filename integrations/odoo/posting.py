@@ -160,13 +160,32 @@ class Poster:
         missing = [p for p in postings if p.ref not in found]
         partners = self._partners(missing)
         missing = [p for p in missing if p.ref not in self.failures]
-        created = self._create("account.move", missing,
-                               lambda p: [mappers.move_vals(p, partners[p.ref])], name_key="ref")
+        journals = self._purchase_journals(missing)
+
+        def vals_for(p: ExpensePosting) -> list[dict[str, Any]]:
+            vals = mappers.move_vals(p, partners[p.ref])
+            vals.setdefault("journal_id", journals.get(p.company_id))
+            return [{k: v for k, v in vals.items() if v is not None}]
+
+        created = self._create("account.move", missing, vals_for, name_key="ref")
         self._attach_receipts("account.move", postings, created, found, by_ref=True)
         ids_by_ref = {ref: created.get(ref) or found[ref]["id"] for ref in refs
                       if ref not in self.failures and (ref in created or ref in found)}
         moves = workflow.post_moves(self, ids_by_ref)
         return {ref: move_result(ref, move) for ref, move in moves.items()}
+
+    def _purchase_journals(self, postings: list[ExpensePosting]) -> dict[int | None, int]:
+        """The first purchase journal per company, for bills that name none (as Odoo's
+        form does; not every server fills it in on ``create``)."""
+        journals: dict[int | None, int] = {}
+        for company_id in {p.company_id for p in postings if not p.journal_id}:
+            domain: list = [("type", "=", "purchase")]
+            if company_id:
+                domain.append(("company_id", "=", company_id))
+            ids = ModelAdapter(self.client, "account.journal").search(domain, limit=1, order="sequence, id")
+            if ids:
+                journals[company_id] = ids[0]
+        return journals
 
     def _partners(self, postings: list[ExpensePosting]) -> dict[str, int]:
         """The vendor of each bill: the posting's partner, else the employee's work contact."""
@@ -225,10 +244,12 @@ class Poster:
 
     def _attach_receipts(self, model: str, postings: list[ExpensePosting], created: dict[str, int],
                          found: dict[str, dict[str, Any]], by_ref: bool = False) -> None:
-        """Attach each posting's receipts to its first record, unless already there.
+        """Attach each posting's receipts to its first record, resumably.
 
-        ``message_post(attachment_ids=...)`` makes the first receipt the main
-        attachment, which Odoo copies to the bill it posts.
+        Attachments already there (by name) are not created again; records
+        whose chatter has not received them yet (no main attachment) get a
+        ``message_post(attachment_ids=...)``, which makes the first receipt the
+        main attachment that Odoo copies to the bill it posts.
         """
         targets: dict[int, ExpensePosting] = {}
         for p in postings:
@@ -240,18 +261,20 @@ class Poster:
                 targets[record_id] = p
         if not targets:
             return
-        present = AttachmentAdapter(self.client).names_on(model, list(targets))
+        attachments = AttachmentAdapter(self.client)
+        present = attachments.on_records(model, list(targets))
         todo = [(rid, r) for rid, p in targets.items() for r in p.receipts
-                if r.name not in present.get(rid, set())]
-        if not todo:
-            return
-        ids = AttachmentAdapter(self.client).create(
-            [mappers.attachment_vals(r, model, rid) for rid, r in todo])
-        per_record: dict[int, list[int]] = {}
-        for (rid, _), att_id in zip(todo, ids, strict=True):
-            per_record.setdefault(rid, []).append(att_id)
-        for rid, att_ids in per_record.items():
-            self.client.call(model, "message_post", [rid], body="Receipt", attachment_ids=att_ids)
+                if r.name not in present.get(rid, {})]
+        new_ids = attachments.create([mappers.attachment_vals(r, model, rid) for rid, r in todo])
+        for (rid, receipt), att_id in zip(todo, new_ids, strict=True):
+            present.setdefault(rid, {})[receipt.name] = att_id
+        main = {r["id"]: r.get("message_main_attachment_id")
+                for r in ModelAdapter(self.client, model).read(list(targets), ["message_main_attachment_id"])}
+        for rid, posting in targets.items():
+            if main.get(rid):
+                continue
+            att_ids = [present[rid][r.name] for r in posting.receipts if r.name in present.get(rid, {})]
+            self.client.call(model, "message_post", [rid], body="Receipts", attachment_ids=att_ids)
 
     # ------------------------------------------------------------------ isolation
 

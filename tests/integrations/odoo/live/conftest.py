@@ -1,0 +1,77 @@
+"""Fixtures that run the Odoo sandbox over real HTTP (both profiles)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import itertools
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from integrations.odoo.binder import InMemoryBinder
+from integrations.odoo.client import CallRecord, OdooClient, OdooConfig
+from integrations.odoo.employees import export_employees
+from integrations.odoo.types import EmployeeExport, ExpensePosting, PostingLine, Receipt
+
+testing = pytest.importorskip("integrations.odoo.sandbox.testing")
+
+EUR, USD = 125, 1
+PURCHASE_TAX_15 = 2
+ANALYTIC = 1
+MEALS, TRAVEL, GIFTS, OTHERS = 1, 2, 4, 6
+PDF = base64.b64encode(b"%PDF-1.4 receipt").decode()
+
+
+@pytest.fixture(scope="module", params=["17", "19"])
+def sandbox(request, tmp_path_factory):
+    with testing.run_sandbox(tmp_path_factory.mktemp(f"odoo{request.param}"), profile=request.param,
+                             latency="none") as box:
+        box.profile = request.param
+        yield box
+
+
+def client_for(box, protocol: str = "xmlrpc", records: list | None = None, **kwargs) -> OdooClient:
+    config = OdooConfig(url=box.url, db=box.db, login=box.login, password=box.password,
+                        api_key=box.api_key, protocol=protocol, timeout=kwargs.pop("timeout", 20.0))
+    return OdooClient(config, on_call=records.append if records is not None else None, **kwargs)
+
+
+@pytest.fixture
+def calls() -> list[CallRecord]:
+    return []
+
+
+@pytest.fixture
+def client(sandbox, calls) -> OdooClient:
+    return client_for(sandbox, records=calls)
+
+
+_counter = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}-{next(_counter)}"
+
+
+@pytest.fixture
+def employee_id(client) -> int:
+    """A fresh employee with a work email (Odoo posts only for those)."""
+    tag = unique("emp")
+    [result] = export_employees(client, [EmployeeExport(tag, f"Jane {tag}", f"{tag}@example.com")],
+                                binder=InMemoryBinder())
+    return result.odoo_id
+
+
+def make_posting(ref: str, employee_id: int, amount: str = "115.00", **overrides) -> ExpensePosting:
+    values = dict(
+        ref=ref, employee_id=employee_id, product_id=MEALS, currency_id=USD,
+        date=dt.date.today(), description=f"Dinner {ref}",
+        lines=(PostingLine(amount=Decimal(amount), tax_ids=(PURCHASE_TAX_15,),
+                           untaxed_amount=(Decimal(amount) / Decimal("1.15")).quantize(Decimal("0.01")),
+                           analytic_distribution={str(ANALYTIC): 100.0}),),
+        receipts=(Receipt(f"{ref}.pdf", "application/pdf", PDF),),
+    )
+    values.update(overrides)
+    return ExpensePosting(**values)
