@@ -119,6 +119,7 @@ class Env:
     def search(self, model: str, domain: list, offset: int = 0, limit: int | None = None,
                order: str | None = None) -> list[int]:
         """Ids matching ``domain`` (after record rules), sorted, sliced."""
+        access.check_model(self, model, "read")
         domain = access.rule_domain(self, model, list(domain or []))
         ids = Evaluator(self, model).search(domain)
         ordered = sort_ids(self, model, list(ids), order)
@@ -150,6 +151,7 @@ class Env:
 
     def read(self, model: str, ids: list[int], fields: list[str] | None = None) -> list[dict]:
         """Odoo's read: missing ids are skipped, unknown fields raise ValueError."""
+        access.check_model(self, model, "read")
         mdef = self.models[model]
         names = list(fields) if fields else [f for f in mdef.fields if f not in ("password",)]
         for f in names:
