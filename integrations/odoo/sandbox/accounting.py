@@ -141,12 +141,13 @@ def reverse(env: Env, move_id: int) -> int:
 
 
 def payment_state_name(env: Env) -> str:
-    return "paid" if env.profile == "19" else "posted"
+    return "in_process" if env.profile == "19" else "posted"
 
 
 def make_payment(env: Env, amount: float, partner_id: Any, memo: str,
                  lines: list[dict] | None = None, journal_id: int | None = None,
-                 date: str | None = None) -> int:
+                 date: str | None = None, currency_id: int | None = None,
+                 amount_currency: float | None = None) -> int:
     """Post an outbound supplier payment and its bank entry; returns the payment id.
 
     Without ``lines`` the entry debits the payable account (paying a bill); with
@@ -164,9 +165,14 @@ def make_payment(env: Env, amount: float, partner_id: Any, memo: str,
     move_id = create_move(env, {"move_type": "entry", "journal_id": journal_id,
                                 "partner_id": partner_id or False, "ref": memo}, lines)
     post(env, move_id, payment=True)
+    if currency_id and currency_id != IDS["usd"]:
+        # foreign-currency payment: totals in the payment currency, signed total in USD
+        env.write("account.move", [move_id], {"currency_id": currency_id,
+                                              "amount_total": amount_currency}, check=False)
     move = env.rec("account.move", move_id)
-    pay_vals = {"name": move["name"], "state": payment_state_name(env), "amount": amount,
-                "currency_id": IDS["usd"], "journal_id": journal_id, "payment_type": "outbound",
+    pay_vals = {"name": move["name"], "state": payment_state_name(env),
+                "amount": amount_currency if amount_currency is not None else amount,
+                "currency_id": currency_id or IDS["usd"], "journal_id": journal_id, "payment_type": "outbound",
                 "partner_type": "supplier", "partner_id": partner_id or False,
                 "is_reconciled": True, "is_matched": False, "move_id": move_id, "date": date,
                 "payment_method_line_id": IDS["pml_manual"], "company_id": IDS["company"]}

@@ -51,7 +51,9 @@ def post_company_paid(env: Env, eid: int) -> int:
     exp = env.rec("hr.expense", eid)
     lines = expense_lines(env, [eid], False)
     total = round(sum(x["debit"] for x in lines), 2)
-    pid = make_payment(env, total, False, exp.get("name") or "", lines=lines)
+    pid = make_payment(env, total, False, exp.get("name") or "", lines=lines,
+                       currency_id=exp.get("currency_id"),
+                       amount_currency=float(exp.get("total_amount_currency") or 0.0))
     move_id = env.rec("account.payment", pid)["move_id"]
     copy_main_attachments(env, [eid], move_id)
     _set(env, [eid], state="paid", account_move_id=move_id)
@@ -103,7 +105,8 @@ def register(reg: Registry) -> None:
             if not float(exp.get("total_amount_currency") or 0.0):
                 raise ValidationError("Only draft expenses can have a total of 0.")
         for eid in ids:
-            if env.rec(model, eid).get("manager_id"):
+            # the employee's approvers decide (the expense's manager_id defaults to its creator)
+            if expense_common.expense_manager(env, env.rec(model, eid).get("employee_id")):
                 _set(env, [eid], state="submitted", approval_state="submitted")
             else:
                 approve(env, [eid])

@@ -77,7 +77,7 @@ def expense_defaults(env: Env, vals: dict) -> dict:
     if env.profile == "19":
         vals.setdefault("approval_state", False)
         employee = env.rec("hr.employee", vals.get("employee_id") or 0)
-        vals.setdefault("manager_id", expense_manager(env, vals.get("employee_id")) or False)
+        vals.setdefault("manager_id", expense_manager(env, vals.get("employee_id")) or env.uid)
         vals.setdefault("journal_id", IDS["journal_bank"])
         vals.setdefault("payment_method_line_id", IDS["pml_manual"])
         vals.setdefault("department_id", employee.get("department_id") or False)

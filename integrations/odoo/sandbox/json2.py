@@ -103,10 +103,10 @@ def handle_json2(app: Sandbox, verb: str, path: str, headers: dict[str, str], bo
         return uid
     model, method = parts
     info.model, info.method = model, method
-    if model not in app.registry.models:
-        return _werkzeug(404, "NotFound", f"the model '{model}' does not exist")
     if method.startswith("_"):
         return _error(AccessError(private_message(app.profile, model, method)))
+    if model not in app.registry.models:
+        return _werkzeug(404, "NotFound", f"the model '{model}' does not exist")
     entry = app.registry.lookup(model, method)
     if entry is None:
         return _werkzeug(404, "NotFound", f"The method '{model}.{method}' does not exist")

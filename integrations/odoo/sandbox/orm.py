@@ -174,7 +174,7 @@ class Env:
         fdef = mdef.fields.get(fname)
         if fdef is None:
             if self.profile == "19":
-                raise KeyError(fname)
+                raise ValueError(f"Invalid field {fname!r} in {model!r}")
             raise ValueError(f"Invalid field {fname!r} on model {model!r}")
         ftype = fdef["type"]
         if value is None:
@@ -250,6 +250,8 @@ class Env:
 
     def _check_required(self, model: str, rec: dict) -> None:
         mdef = self.models[model]
+        if model == "res.partner" and not rec.get("name"):
+            raise ValidationError("The operation cannot be completed: Contacts require a name")
         for fname in mdef.required_fields():
             value = rec.get(fname, False)
             if value is False or value is None or value == "":

@@ -83,10 +83,10 @@ def normalize_ids(ids: Any) -> list[int]:
 
 def resolve(env: Any, model: str, method: str) -> Method:
     """The Method object, or the fault Odoo gives for an unknown model/private/unknown method."""
-    if model not in env.models:
-        raise UserError(f"Object {model} doesn't exist")
     if method.startswith("_"):
         raise AccessError(private_message(env.profile, model, method))
+    if model not in env.models:
+        raise UserError(f"Object {model} doesn't exist")
     entry = env.registry.lookup(model, method)
     if entry is None:
         raise unknown_method_error(env.profile, model, method)

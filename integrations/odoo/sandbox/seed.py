@@ -112,8 +112,9 @@ def seed(env: Env, api_key: str) -> None:
                                                                   "liability_payable")},
              f"account.1_account_{code}")
     for rid, name, code, jtype in JOURNALS:
-        if p19 and rid == 2:
-            name = "Purchases"
+        if p19 and rid == 7:
+            continue  # 19.0's generic chart has no cash journal
+        name = {1: "Sales", 2: "Purchases"}.get(rid, name) if p19 else name
         _put(env, "account.journal", rid, {"name": name, "code": code, "type": jtype,
                                            "company_id": 1, "active": True, "sequence": rid,
                                            "currency_id": False},
