@@ -1,0 +1,128 @@
+"""Policy checks run on submission (and on a material amendment in approval).
+
+Each check yields findings with an outcome: ``hard`` refuses the submission with field-level
+errors (and nothing is written), ``soft`` flags the expense for approvers, ``pass`` records
+that the check ran. Amounts compared with thresholds and caps are in the entity's base
+currency (``line.amount_base``); a threshold is exceeded only when the amount is strictly above.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
+
+from controlplane.core.errors import FieldProblem, ValidationFailed
+from controlplane.expenses.states import LIVE, CheckOutcome
+
+HUNDRED = Decimal("100")
+
+CHECKS = (
+    "employee_active", "exchange_rate", "date_not_future", "date_not_too_old", "category_mapped",
+    "tax_code_entity", "allocation_total", "receipt_required", "category_cap", "duplicate_line",
+    "duplicate_receipt",
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    outcome: str
+    field: str = ""
+    message: str = ""
+
+
+def expense_max_age_days() -> int:
+    return int(getattr(settings, "EXPENSE_MAX_AGE_DAYS", 90))
+
+
+def evaluate(expense) -> list[Finding]:
+    """Every finding for the stored content of ``expense`` (failures first, then one ``pass``
+    per check that found nothing)."""
+    from controlplane.expenses.models import Expense, ExpenseLine, Receipt
+    from controlplane.masterdata.models import CategoryAccounting
+
+    findings: list[Finding] = []
+    today = timezone.localdate()
+    oldest = today - dt.timedelta(days=expense_max_age_days())
+    entity_id = expense.legal_entity_id
+    mappings = {m.category_id: m for m in CategoryAccounting.objects.filter(legal_entity_id=entity_id)}
+    receipts = list(expense.receipts.all())
+    covered_lines = {r.line_id for r in receipts if r.line_id is not None}
+    loose_receipts = any(r.line_id is None for r in receipts)
+    others = Expense.objects.filter(approval_state__in=LIVE).exclude(pk=expense.pk)
+
+    if not expense.employee.active:
+        findings.append(Finding("employee_active", CheckOutcome.HARD, "employee", "The employee is inactive."))
+    lines = list(expense.lines.select_related("tax_code", "category").prefetch_related("allocations"))
+    for i, line in enumerate(lines):
+        p = f"lines.{i}"
+        if line.exchange_rate is None:
+            findings.append(Finding("exchange_rate", CheckOutcome.HARD, f"{p}.currency",
+                                    f"No {line.currency_id} rate to the base currency for {line.date}."))
+        if line.date > today:
+            findings.append(Finding("date_not_future", CheckOutcome.HARD, f"{p}.date", "The date is in the future."))
+        elif line.date < oldest:
+            findings.append(Finding("date_not_too_old", CheckOutcome.SOFT, f"{p}.date",
+                                    f"Older than {expense_max_age_days()} days."))
+        mapping = mappings.get(line.category_id)
+        if mapping is None:
+            findings.append(Finding("category_mapped", CheckOutcome.HARD, f"{p}.category",
+                                    f"Category {line.category.code} is not set up for this legal entity."))
+        if line.tax_code is not None and line.tax_code.legal_entity_id != entity_id:
+            findings.append(Finding("tax_code_entity", CheckOutcome.HARD, f"{p}.tax_code",
+                                    f"Tax code {line.tax_code.code} belongs to another legal entity."))
+        total = sum((a.percent for a in line.allocations.all()), Decimal(0))
+        if total != HUNDRED:
+            findings.append(Finding("allocation_total", CheckOutcome.HARD, f"{p}.allocations",
+                                    f"Allocations sum to {total}%, not 100%."))
+        if mapping is not None and line.amount_base is not None:
+            threshold = mapping.receipt_threshold
+            if threshold is not None and line.amount_base > threshold and line.pk not in covered_lines \
+                    and not loose_receipts:
+                findings.append(Finding("receipt_required", CheckOutcome.SOFT, f"{p}.receipt",
+                                        f"A receipt is required above {threshold}."))
+            if mapping.cap_amount is not None and line.amount_base > mapping.cap_amount:
+                findings.append(Finding("category_cap", CheckOutcome.SOFT, f"{p}.amount",
+                                        f"Above the {line.category.code} cap of {mapping.cap_amount}."))
+        twin = ExpenseLine.objects.filter(
+            expense__in=others, expense__employee_id=expense.employee_id, date=line.date, amount=line.amount,
+            currency_id=line.currency_id, merchant__iexact=line.merchant,
+        ).select_related("expense").first()
+        if twin is not None:
+            findings.append(Finding("duplicate_line", CheckOutcome.SOFT, p,
+                                    f"Same employee, date, amount and merchant as expense {twin.expense.public_id}."))
+    for j, receipt in enumerate(receipts):
+        twin = Receipt.objects.filter(expense__in=others, sha256=receipt.sha256).select_related("expense").first()
+        if twin is not None:
+            findings.append(Finding("duplicate_receipt", CheckOutcome.SOFT, f"receipts.{j}",
+                                    f"The same receipt file is on expense {twin.expense.public_id}."))
+    failed = {f.code for f in findings}
+    findings.extend(Finding(code, CheckOutcome.PASS) for code in CHECKS if code not in failed)
+    return findings
+
+
+def run_checks(expense) -> list[Finding]:
+    """Evaluate, raise :class:`ValidationFailed` on any hard finding (the caller's transaction
+    then writes nothing), else store the results for this revision and set the flag."""
+    from controlplane.expenses.models import PolicyCheckResult
+
+    findings = evaluate(expense)
+    hard = [f for f in findings if f.outcome == CheckOutcome.HARD]
+    if hard:
+        raise ValidationFailed(
+            "The expense fails policy checks.",
+            [FieldProblem(f.field or f.code, f.code, f.message) for f in hard],
+            code="policy_failed",
+        )
+    PolicyCheckResult.objects.filter(expense=expense, revision=expense.revision).delete()
+    PolicyCheckResult.objects.bulk_create([
+        PolicyCheckResult(expense=expense, revision=expense.revision, code=f.code, outcome=f.outcome,
+                          field=f.field, message=f.message)
+        for f in findings
+    ])
+    expense.policy_flagged = any(f.outcome == CheckOutcome.SOFT for f in findings)
+    return findings
