@@ -62,7 +62,8 @@ class Evaluator:
 
     def search(self, domain: list) -> set[int]:
         """Ids of ``model`` matching ``domain``."""
-        return self._eval(parse(domain), None)
+        result = self._eval(parse(domain), None)
+        return set(result)  # never hand out the store's index sets
 
     # -- tree ------------------------------------------------------------------------------
     def _all(self) -> set[int]:
@@ -108,23 +109,25 @@ class Evaluator:
         mdef = self.env.models[self.model]
         if head not in mdef.fields:
             raise self.env.invalid_field(self.model, fname, (fname, op, value))
-        if cand is None and op in ("=", "in") and "." not in fname:
-            values = value if op == "in" else [value]
-            if fname == "id":
-                wanted = {v for v in (values if isinstance(values, (list, tuple)) else [values])}
-                return {i for i in wanted if isinstance(i, int) and i in self.env.store.data[self.model]}
-            if isinstance(values, (list, tuple)) and mdef.fields[fname]["type"] not in X2MANY:
-                hits: set[int] = set()
-                for v in values:
-                    found = self.env.store.lookup(self.model, fname, v)
-                    if found is None:
-                        hits = None  # type: ignore[assignment]
-                        break
-                    hits |= found
-                if hits is not None:
-                    return hits
+        if op in ("=", "in") and "." not in fname:
+            hits = self._index_hits(fname, op, value)
+            if hits is not None:
+                return hits if cand is None else hits & cand
         base = self._all() if cand is None else cand
         return {rid for rid in base if self._match(rid, fname, op, value)}
+
+    def _index_hits(self, fname: str, op: str, value: Any) -> set[int] | None:
+        """Ids answered by the hash index for ``=``/``in`` leaves (None: not indexable)."""
+        values = list(value) if op == "in" and isinstance(value, (list, tuple)) else [value]
+        if fname == "id":
+            return {i for i in values if isinstance(i, int) and i in self.env.store.data[self.model]}
+        ftype = self.env.models[self.model].fields[fname]["type"]
+        if ftype in X2MANY or (ftype == "many2one" and any(isinstance(v, str) for v in values)):
+            return None  # x2many containment and m2o-by-name need the slow path
+        found = [self.env.store.lookup(self.model, fname, v) for v in values]
+        if any(f is None for f in found):
+            return None
+        return found[0] if len(found) == 1 else set().union(*found)
 
     def _values(self, rid: int, path: str) -> tuple[str, list]:
         """Follow ``path`` from record ``rid``; returns the last field type and its values."""
@@ -227,8 +230,7 @@ def sort_ids(env: Env, model: str, ids: list[int], order: str | None) -> list[in
             if isinstance(v, list):
                 v = v[0] if v else None
             null = _falsy(v) and not isinstance(v, (int, float)) or v is None or v is False
-            # PostgreSQL: NULLS LAST for ASC, NULLS FIRST for DESC
-            return (0 if null else 1, "") if desc else (1 if null else 0, "" if null else v)
+            return (1 if null else 0, "" if null else v)  # PostgreSQL: NULLS LAST for ASC
         if desc:
             result.sort(key=lambda r, f=fname: _desc_key(env, model, r, f), reverse=True)
         else:

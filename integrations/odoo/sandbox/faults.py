@@ -10,7 +10,8 @@ Knobs (flags ``--name-with-dashes``, environment ``SANDBOX_NAME``, or JSON on
   ``slow_mode='after'`` does and commits the work, then waits, then answers;
   ``slow_mode='before'`` waits, then resets the connection without doing the work.
 - ``drop_after_commit_rate`` / ``drop_after_commit_every``: do the work, commit, then reset
-  the connection without answering (at random, and/or on every Nth eligible call).
+  the connection without answering (at random, and/or on every Nth eligible call, counted
+  from start-up or from the control call that set the knob).
 - ``fault_methods``: only calls whose method (``create``) or ``model.method``
   (``hr.expense.create``) is listed are eligible; empty = every RPC call.
 - ``seed``: seed of the RNG that draws the random faults (reproducible runs).
@@ -95,11 +96,14 @@ class FaultState:
         self.injected: Counter = Counter()
 
     def configure(self, values: dict[str, Any]) -> Faults:
-        """Apply knobs at run time; a new ``seed`` re-seeds the RNG."""
+        """Apply knobs at run time; a new ``seed`` re-seeds the RNG, a new
+        ``drop_after_commit_every`` / ``fault_methods`` restarts the Nth-call count."""
         with self.lock:
             self.faults = self.faults.updated(values)
             if "seed" in values:
                 self.rng = random.Random(self.faults.seed)
+            if {"drop_after_commit_every", "fault_methods"} & set(values):
+                self.eligible = 0
             return self.faults
 
     def reset(self, faults: Faults | None = None) -> None:

@@ -155,7 +155,10 @@ class ModelDef:
 
     def required_fields(self) -> list[str]:
         """Required fields a client must supply (Odoo-managed ones excluded)."""
-        return [n for n, f in self.fields.items() if f.get("required") and n not in AUTO_REQUIRED]
+        if not hasattr(self, "_required"):
+            self._required = [n for n, f in self.fields.items()
+                              if f.get("required") and n not in AUTO_REQUIRED]
+        return self._required
 
 
 def _humanize(name: str) -> str:

@@ -90,14 +90,17 @@ class Store:
                         del self.index[(model, fname)][value]
 
     def lookup(self, model: str, fname: str, value: Any) -> set[int] | None:
-        """Ids whose ``fname`` equals ``value``, or None when the field is not indexed."""
+        """Ids whose ``fname`` equals ``value``, or None when the field is not indexed.
+
+        The returned set may be the index itself: callers must not mutate it.
+        """
         if fname not in self.indexed.get(model, ()) or not _hashable(value):
             return None
         if value is False or value is None:
             # unset values are stored as missing keys or False; both index under False
-            return set(self.index[(model, fname)].get(False, ())) | set(
-                self.index[(model, fname)].get(None, ()))
-        return set(self.index[(model, fname)].get(value, ()))
+            return self.index[(model, fname)].get(False, set()) | self.index[(model, fname)].get(
+                None, set())
+        return self.index[(model, fname)].get(value) or set()
 
     # -- transactions ----------------------------------------------------------------------
     def begin(self) -> None:

@@ -22,7 +22,7 @@ class Mapper:
 
     def learn(self, model: str, recorded: Any, ours: Any) -> None:
         if isinstance(recorded, list) and isinstance(ours, list):
-            for r, o in zip(sorted(recorded), sorted(ours)):
+            for r, o in zip(sorted(recorded), sorted(ours), strict=False):
                 self.learn(model, r, o)
         elif isinstance(recorded, int) and isinstance(ours, int) and recorded and ours:
             self.maps[model][recorded] = ours

@@ -53,7 +53,7 @@ def test_purchase_tax_is_price_included_and_split_on_the_bill(odoo, employee):
     for key in ("state", "amount_untaxed", "amount_tax", "amount_total"):
         assert move[key] == CHECK["move"][key]
     lines = odoo("account.move.line", "read", move["line_ids"], fields=list(CHECK["move_lines"][0]))
-    for line, rec in zip(sorted(lines, key=lambda x: x["id"]), CHECK["move_lines"]):
+    for line, rec in zip(sorted(lines, key=lambda x: x["id"]), CHECK["move_lines"], strict=True):
         assert {k: v for k, v in line.items() if k != "id"} == {k: v for k, v in rec.items() if k != "id"}
     assert odoo("ir.attachment", "search", [("res_model", "=", "account.move"),
                                             ("res_id", "=", move_id)]) == CHECK["move_attachments"]
