@@ -40,10 +40,13 @@ def parse_bound(raw: str, *, end: bool) -> dt.datetime | None:
     raw = (raw or "").strip()
     if not raw:
         return None
-    moment = parse_datetime(raw)
+    try:
+        day = parse_date(raw)  # before parse_datetime, which also reads a bare date as midnight
+        moment = None if day is not None else parse_datetime(raw)
+    except ValueError:
+        return None
     if moment is not None:
         return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
-    day = parse_date(raw)
     if day is None:
         return None
     if end:

@@ -103,8 +103,10 @@ def open_exceptions() -> list[dict]:
         .annotate(count=Count("id"))
         .order_by("legal_entity__code", "department__code", "kind", "severity")
     )
-    return [{"legal_entity": r["legal_entity__code"] or "", "department": r["department__code"] or "",
-             "kind": r["kind"], "severity": r["severity"], "count": r["count"]} for r in rows]
+    result = [{"legal_entity": r["legal_entity__code"] or "", "department": r["department__code"] or "",
+               "kind": r["kind"], "severity": r["severity"], "count": r["count"]} for r in rows]
+    # Sorted here: databases disagree on where NULLs sort.
+    return sorted(result, key=lambda r: (r["legal_entity"], r["department"], r["kind"], r["severity"]))
 
 
 def daily_trend(*, now: dt.datetime, days: int = 30) -> dict:
