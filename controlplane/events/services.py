@@ -172,22 +172,26 @@ def subscription_disable(*, actor: Actor, subscription_id: int, reason: str) -> 
 @transaction.atomic
 def subscription_record_delivery(*, actor: Actor, subscription_id: int, ok: bool, disable_reason: str = "") -> Subscription:
     """Count a delivery outcome; disables the endpoint on ``disable_reason`` or after
-    :data:`DISABLE_AFTER_FAILURES` consecutive failures."""
+    :data:`DISABLE_AFTER_FAILURES` consecutive failures.
+
+    Counters are operational data written with bare updates; only disabling is an audited change.
+    """
     sub = _locked(subscription_id)
     now = timezone.now()
-    with acting(actor, "delivery outcome"):
-        if ok:
-            sub.failure_count = 0
-            sub.last_success_at = now
-        else:
-            sub.failure_count += 1
-            sub.last_failure_at = now
-            if not disable_reason and sub.failure_count >= DISABLE_AFTER_FAILURES:
-                disable_reason = f"{sub.failure_count} consecutive failed deliveries"
-        if disable_reason and sub.active:
+    if ok:
+        Subscription.objects.filter(pk=sub.pk).update(failure_count=0, last_success_at=now)
+        sub.failure_count, sub.last_success_at = 0, now
+        return sub
+    sub.failure_count += 1
+    sub.last_failure_at = now
+    Subscription.objects.filter(pk=sub.pk).update(failure_count=sub.failure_count, last_failure_at=now)
+    if not disable_reason and sub.failure_count >= DISABLE_AFTER_FAILURES:
+        disable_reason = f"{sub.failure_count} consecutive failed deliveries"
+    if disable_reason and sub.active:
+        with acting(actor, f"disabled: {disable_reason}"):
             sub.active = False
             sub.disabled_reason = disable_reason[:255]
-        sub.save()
+            sub.save(update_fields=["active", "disabled_reason", "updated_at"])
     return sub
 
 
