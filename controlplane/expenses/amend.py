@@ -49,9 +49,10 @@ def expense_upsert_from_source(*, actor: Actor, source_system, source_id: str, d
     if actor.system is not None and getattr(actor.system, "pk", None) != source_system.pk:
         raise NotAllowed(f"{actor.system_code} may not write expenses of {source_system.code}.",
                          code="not_system_of_record")
-    existing = Expense.objects.filter(source_system=source_system, source_id=source_id).only("pk").first()
-    if existing is not None:
-        return expense_amend(actor=actor, expense_id=existing.pk, data=data, writer=source_system), False
+    # (values_list, not .only(): deferring the FSM fields recurses in ConcurrentTransitionMixin)
+    existing = Expense.objects.filter(source_system=source_system, source_id=source_id).values_list("pk", flat=True)
+    if existing:
+        return expense_amend(actor=actor, expense_id=existing[0], data=data, writer=source_system), False
     content = parse_content(data)
     try:
         with transaction.atomic(), acting(actor, actor.reason or f"created from {source_system.code}:{source_id}"):
