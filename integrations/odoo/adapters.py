@@ -15,12 +15,6 @@ from typing import Any
 from integrations.odoo.client import OdooClient
 from integrations.odoo.mappers import XMLID_MODULE, odoo_datetime
 
-# Models whose search hides archived records unless asked.
-_ARCHIVABLE = frozenset({
-    "res.company", "res.currency", "account.account", "account.tax", "account.journal",
-    "account.analytic.account", "product.product", "hr.department", "hr.employee", "res.partner",
-})
-
 
 class ModelAdapter:
     """Reads and writes one Odoo model."""
@@ -61,26 +55,35 @@ class ModelAdapter:
         include_archived: bool = True,
     ) -> Iterator[list[dict[str, Any]]]:
         """Pages of records with ``write_date > since`` (all when ``since`` is None),
-        oldest first. Pages by keyset on (write_date, id), so records written
-        while paging are neither skipped nor read twice within one run."""
+        oldest first, archived ones included when ``fields`` has ``active``.
+
+        Odoo stores ``write_date`` with microseconds but returns it truncated to
+        the second, so a keyset on the returned value cannot use ``=``. Each
+        next page asks for ``write_date >= <last second read>`` minus the ids
+        already read in that second: nothing is skipped, and a record written
+        again while paging may come twice (callers keep the last).
+        """
         base = list(domain)
-        if include_archived and self.model in _ARCHIVABLE:
+        if include_archived and "active" in fields:  # Odoo hides archived records unless asked
             base.append(("active", "in", [True, False]))
         if since is not None:
             base.append(("write_date", ">", odoo_datetime(since)))
         wanted = list(dict.fromkeys([*fields, "write_date"]))
-        last: tuple[str, int] | None = None
+        second: str | None = None
+        seen_in_second: list[int] = []
         while True:
             page_domain = list(base)
-            if last is not None:
-                page_domain += ["|", ("write_date", ">", last[0]),
-                                "&", ("write_date", "=", last[0]), ("id", ">", last[1])]
+            if second is not None:
+                page_domain += [("write_date", ">=", second), ("id", "not in", seen_in_second)]
             page = self.search_read(page_domain, wanted, limit=page_size, order="write_date asc, id asc")
             if page:
                 yield page
             if len(page) < page_size:
                 return
-            last = (page[-1]["write_date"], page[-1]["id"])
+            last_second = page[-1]["write_date"]
+            if last_second != second:
+                second, seen_in_second = last_second, []
+            seen_in_second += [row["id"] for row in page if row["write_date"] == second]
 
 
 class ExpenseAdapter(ModelAdapter):

@@ -71,15 +71,16 @@ def import_master_data(
     model, mapper, extra = _KINDS[kind]
     fields = model_fields(model, client.version())
     query_since = since - overlap if since is not None else None
-    records, watermark = [], since
+    records: dict[int, Any] = {}  # by Odoo id: a record read twice keeps its last version
+    watermark = since
     for page in ModelAdapter(client, model).changed_since(
             fields, query_since, domain=[*extra, *domain], page_size=page_size):
         for row in page:
-            records.append(mapper(row))
+            records[row["id"]] = mapper(row)
             written = mappers.to_datetime(row.get("write_date"))
             if written is not None and (watermark is None or written > watermark):
                 watermark = written
-    return ImportBatch(kind, tuple(records), watermark)
+    return ImportBatch(kind, tuple(records.values()), watermark)
 
 
 def import_all(client: OdooClient, watermarks: dict[str, dt.datetime | None] | None = None,

