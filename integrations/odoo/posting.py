@@ -133,6 +133,7 @@ class Poster:
         fields = EXPENSE_FIELDS_17 if version.has_expense_sheets else EXPENSE_FIELDS_19
         names = {name: p for p in postings for name in mappers.expense_names(p)}
         found = self.locator.find("hr.expense", names, fields)
+        self._remember_found()
         missing = [p for p in postings if any(n not in found for n in mappers.expense_names(p))]
         amount_field = version.expense_amount_field
 
@@ -157,6 +158,7 @@ class Poster:
         refs = [p.ref for p in postings]
         found = self.locator.find("account.move", refs, MOVE_FIELDS, name_field="ref",
                                   domain=[("move_type", "=", "in_invoice")])
+        self._remember_found()
         missing = [p for p in postings if p.ref not in found]
         partners = self._partners(missing)
         missing = [p for p in missing if p.ref not in self.failures]
@@ -225,6 +227,13 @@ class Poster:
 
         self.isolate(postings, create, key=lambda p: p.ref)
         return created
+
+    def _remember_found(self) -> None:
+        """Documents an earlier attempt created but could not label (its answer was
+        lost) get their external id and binding now."""
+        pending, self.locator.unremembered = self.locator.unremembered, []
+        for model in sorted({m for m, _, _ in pending}):
+            self._remember(model, [(name, odoo_id) for m, name, odoo_id in pending if m == model])
 
     def _remember(self, model: str, pairs: list[tuple[str, int]]) -> None:
         """External ids first (visible to any worker), then our bindings."""

@@ -43,6 +43,8 @@ class Locator:
         self.client = client
         self.binder = binder
         self.use_external_ids = use_external_ids
+        # (model, name, id) found by searching the reference: no binding or external id yet
+        self.unremembered: list[tuple[str, str, int]] = []
 
     def find(self, model: str, names: Iterable[str], fields: Sequence[str], *,
              name_field: str = "name", domain: Sequence = ()) -> dict[str, dict[str, Any]]:
@@ -54,7 +56,8 @@ class Locator:
         if self.binder is not None:
             candidates.update(self.binder.odoo_ids(model, wanted))
         rest = [n for n in wanted if n not in candidates]
-        candidates.update(self._external_ids(model, rest))
+        by_xmlid = self._external_ids(model, rest)
+        candidates.update(by_xmlid)
         found: dict[str, dict[str, Any]] = {}
         if candidates:
             by_id = {r["id"]: r for r in adapter.read(sorted(set(candidates.values())), fields)}
@@ -72,6 +75,10 @@ class Locator:
                                    model, name, found[name]["id"], row["id"])
                     continue
                 found[name] = row
+                self.unremembered.append((model, name, row["id"]))
+        for name, odoo_id in by_xmlid.items():
+            if name in found and self.binder is not None:
+                self.binder.bind(model, name, odoo_id)
         return found
 
     def _external_ids(self, model: str, names: Sequence[str]) -> dict[str, int]:
