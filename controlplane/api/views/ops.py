@@ -26,6 +26,10 @@ class SubscriptionScope:
         qs = Subscription.objects.select_related("system").prefetch_related("legal_entities")
         if self.caller.system is not None:
             qs = qs.filter(system=self.caller.system)
+        if not self.caller.all_entities:
+            # Visible only when every entity it serves is within the caller's.
+            outside = LegalEntity.objects.exclude(pk__in=self.caller.entity_ids)
+            qs = qs.exclude(legal_entities__in=outside)
         return qs
 
     def subscription(self, sid):
