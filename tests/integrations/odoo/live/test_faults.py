@@ -65,6 +65,6 @@ def test_500_expenses_land_once_despite_dropped_answers(sandbox, mode, supports)
         assert len(rows) == N
         assert {r["name"]: Decimal(str(r["total_amount_currency"])) for r in rows} == expected
     # and every document got its external id, even those whose creation answer was lost
-    xmlids = client.search_read("ir.model.data", [("module", "=", "controlplane"), ("name", "like", tag)],
+    xmlids = client.search_read("ir.model.data", [("module", "=", "controlplane"), ("name", "=like", f"{tag}-%")],
                                 ["name", "res_id"])
     assert sorted(x["name"] for x in xmlids) == sorted(refs)
