@@ -5,3 +5,8 @@ class OdooConfig(AppConfig):
     name = "controlplane.odoo"
     label = "odoo"
     verbose_name = "Odoo"
+
+    def ready(self) -> None:
+        from controlplane.odoo import handlers
+
+        handlers.register_all()

@@ -92,3 +92,24 @@ def test_a_company_without_a_legal_entity_is_reported_unmatched(odoo_system, wor
     assert results["companies"]["unmatched"] == 1
     assert "legal_entity" in results["companies"]["errors"][0]
     assert results["accounts"]["unmatched"] > 0
+
+
+def test_employee_export_is_idempotent(odoo_system, entity, worker, rpc):
+    from controlplane.odoo.exports import odoo_export_employees
+
+    # given two employees Odoo does not know, one without a usable email
+    alice = EmployeeFactory(legal_entity=entity, first_name="Alice", last_name="Export", email="alice@corp.example")
+    # when exporting twice
+    first = odoo_export_employees(actor=worker, system=odoo_system, employees=[alice])
+    second = odoo_export_employees(actor=worker, system=odoo_system, employees=[alice])
+    # then Odoo holds exactly one employee with that email, bound to ours, created once
+    assert first[0].created and not second[0].created
+    assert first[0].odoo_id == second[0].odoo_id
+    assert rpc("hr.employee", "search_count", [("work_email", "=", "alice@corp.example")]) == 1
+    binding = Binding.objects.get(system=odoo_system, external_model="hr.employee", object_id=str(alice.pk))
+    assert binding.external_id == str(first[0].odoo_id)
+    # when the binding is lost, the export finds the same employee again instead of creating one
+    binding.delete()
+    third = odoo_export_employees(actor=worker, system=odoo_system, employees=[alice])
+    assert third[0].odoo_id == first[0].odoo_id and not third[0].created
+    assert rpc("hr.employee", "search_count", [("work_email", "=", "alice@corp.example")]) == 1
