@@ -169,7 +169,7 @@ def finalize(claim_: Claim, outcomes: dict[int, JobOutcome], reg: Registration |
     dead: list[OutboxJob] = []
     attempts: list[SyncAttempt] = []
     with transaction.atomic(), acting(WORKER_ACTOR, f"sync: {claim_.jobs[0].operation}"):
-        ours = {j.pk: j for j in OutboxJob.objects.select_for_update().filter(
+        ours = {j.pk: j for j in OutboxJob.objects.select_for_update(of=("self",)).filter(
             claim_token=claim_.token, state=JobState.IN_FLIGHT).select_related("target", "content_type")}
         for claimed in claim_.jobs:
             outcome = outcomes[claimed.pk]

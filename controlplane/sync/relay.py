@@ -36,7 +36,7 @@ def recover_expired_leases(*, now: datetime | None = None, limit: int = 500) -> 
     with transaction.atomic(), acting(WORKER_ACTOR, "lease expired: worker lost"):
         jobs = list(
             OutboxJob.objects.filter(state=JobState.IN_FLIGHT, lease_until__lt=now)
-            .select_for_update(skip_locked=True).select_related("target", "content_type").order_by("id")[:limit]
+            .select_for_update(skip_locked=True, of=("self",)).select_related("target", "content_type").order_by("id")[:limit]
         )
         attempts = []
         for job in jobs:
