@@ -107,3 +107,18 @@ def test_auditor_sees_no_change_button_or_action_and_is_refused(browser, login, 
     screenshot("forbidden")
     record.refresh_from_db()
     assert record.title == "Odoo refused the posting"
+
+
+def test_finops_home_shows_the_dashboard(browser, login, screenshot, wait, finops):
+    from selenium.webdriver.support import expected_conditions as ec
+
+    By = by()
+    entity = f.LegalEntityFactory(code="FR01")
+    for _ in range(3):
+        of.open_exception(kind=ExceptionKind.POSTING_FAILED, legal_entity=entity)
+    login(browser, "finops")
+    browser.get(browser.live_url("/admin/"))
+    kpi = wait(ec.presence_of_element_located((By.CSS_SELECTOR, "#kpi-exceptions .value"))).text
+    screenshot("dashboard")
+    assert kpi == "3"
+    assert browser.find_elements(By.CSS_SELECTOR, "#trend svg polyline")
