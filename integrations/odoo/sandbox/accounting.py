@@ -54,7 +54,11 @@ def split_taxes(env: Env, total: float, tax_ids: list[int]) -> tuple[float, list
     return untaxed, out
 
 
-def _next(env: Env, prefix: str) -> int:
+def _next(env: Env, prefix: str, company_id: int | None = None) -> int:
+    """Next number of ``prefix``; sequences are per company (journal codes repeat across
+    companies), company 1 keeping the bare prefix as key."""
+    if company_id and company_id != IDS["company"]:
+        prefix = f"{prefix}@{company_id}"
     found = env.store.lookup("ir.sequence", "name", prefix)
     if found:
         sid = min(found)
@@ -69,14 +73,15 @@ def move_name(env: Env, journal_id: int, move_type: str, date: str, payment: boo
     """The next name of an entry in ``journal_id`` (Odoo's default sequences)."""
     journal = env.rec("account.journal", journal_id)
     code = journal.get("code") or "MISC"
+    company_id = journal.get("company_id")
     year, month = date[:4], date[5:7]
     if payment:
         prefix = f"P{code}/{year}/"
-        return f"{prefix}{_next(env, prefix):05d}"
+        return f"{prefix}{_next(env, prefix, company_id):05d}"
     if move_type in ("in_refund", "out_refund"):
         code = f"R{code}"
     prefix = f"{code}/{year}/{month}/"
-    return f"{prefix}{_next(env, prefix):04d}"
+    return f"{prefix}{_next(env, prefix, company_id):04d}"
 
 
 def create_move(env: Env, vals: dict[str, Any], lines: list[dict]) -> int:
@@ -215,6 +220,11 @@ def register(reg: Registry) -> None:
 
     @reg.method("account.move")
     def action_post(env, model, ids):
+        from .invoices import check_postable
+
+        for mid in ids:
+            if env.rec(model, mid).get("state") != "posted":
+                check_postable(env, mid)
         for mid in ids:
             if env.rec(model, mid).get("state") != "posted":
                 post(env, mid)

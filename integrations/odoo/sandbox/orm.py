@@ -34,6 +34,24 @@ class InvalidTextRepresentation(Exception):
 InvalidTextRepresentation.__module__ = "psycopg2.errors"
 
 
+def foreign_key_error(profile: str, mdef: ModelDef, fname: str) -> ValidationError:
+    """What Odoo's RPC layer makes of a ``psycopg2.errors.ForeignKeyViolation`` (an id that
+    does not exist in a many2one): 17.0 ``odoo/service/model.py::_as_validation_error``,
+    19.0 ``BaseModel._sql_error_to_message_generic`` (source texts, not recorded)."""
+    table = mdef.name.replace(".", "_")
+    if profile == "19":
+        fstring = mdef.fields[fname].get("string", fname)
+        return ValidationError(
+            "The operation cannot be completed: Another model is using the record you are trying "
+            f"to delete.\n\nThe troublemaker is: '{mdef.description}' ({mdef.name})\n"
+            f"Thanks to the following constraint: '{fstring}' ({fname})\n"
+            "How about archiving the record instead?")
+    return ValidationError(
+        "The operation cannot be completed: another model requires the record being deleted. "
+        f"If possible, archive it instead.\n\nModel: {mdef.description} ({mdef.name})\n"
+        f"Constraint: {table}_{fname}_fkey\n")
+
+
 def now_ts() -> str:
     """A strictly increasing UTC timestamp with microseconds (write_date never repeats)."""
     with _clock_lock:
@@ -122,9 +140,20 @@ class Env:
         access.check_model(self, model, "read")
         domain = access.rule_domain(self, model, list(domain or []))
         ids = Evaluator(self, model).search(domain)
+        if self._active_test(model, domain):
+            data = self.store.data[model]
+            ids = {i for i in ids if data[i].get("active", True) is not False}
         ordered = sort_ids(self, model, list(ids), order)
         end = None if not limit else (offset or 0) + limit
         return ordered[offset or 0:end]
+
+    def _active_test(self, model: str, domain: list) -> bool:
+        """Odoo hides archived records unless the domain names ``active`` or the context
+        says ``active_test: False``."""
+        if "active" not in self.models[model].fields or self.context.get("active_test", True) is False:
+            return False
+        return not any(isinstance(t, (list, tuple)) and len(t) == 3 and isinstance(t[0], str)
+                       and t[0].split(".")[0] == "active" for t in domain or [])
 
     # -- reading ---------------------------------------------------------------------------
     def format_value(self, model: str, rid: int, fname: str) -> Any:
@@ -186,10 +215,11 @@ class Env:
                 return False
             if isinstance(value, bool) or not isinstance(value, int):
                 try:
-                    return int(value)
+                    value = int(value)
                 except (TypeError, ValueError):
                     raise InvalidTextRepresentation(
                         f'invalid input syntax for type integer: "{value}"') from None
+            self._check_foreign_key(model, fname, fdef, value)
             return value
         if ftype == "selection" and value is not False:
             allowed = [k for k, _ in fdef.get("selection") or []]
@@ -204,6 +234,16 @@ class Env:
         if ftype in ("date", "datetime") and value and not isinstance(value, str):
             return value.isoformat(sep=" ") if ftype == "datetime" else value.isoformat()[:10]
         return value
+
+    def _check_foreign_key(self, model: str, fname: str, fdef: dict, value: int) -> None:
+        """PostgreSQL's foreign key on a many2one column, as Odoo reports its violation.
+
+        Only relations to models the sandbox serves are checked (others have no table).
+        """
+        relation = fdef.get("relation")
+        if not relation or relation not in self.models or self.store.get(relation, value) is not None:
+            return
+        raise foreign_key_error(self.profile, self.models[model], fname)
 
     def _apply_x2many(self, model: str, rid: int, rec: dict, fname: str, value: Any) -> None:
         """Apply Odoo command tuples (or a plain id list) to an x2many field."""
@@ -284,6 +324,8 @@ class Env:
             hook = self.registry.defaults.get(model)
             if hook:
                 vals = hook(self, vals)
+            if "active" in self.models[model].fields:
+                vals.setdefault("active", True)
             rid = self.store.new_id(model)
             stamp = now_ts()
             rec: dict = {"create_date": stamp, "write_date": stamp, "create_uid": self.uid,

@@ -121,12 +121,13 @@ def call_records(env: Any, model: str, entry: Method, ids: list[int], args: list
 
 def build_registry(profile: str) -> Registry:
     """The registry of a profile ('17' or '19') with all modules plugged in."""
-    from . import accounting, base_methods, expense17, expense19, seed_display
+    from . import accounting, base_methods, expense17, expense19, invoices, seed_display
 
     reg = Registry(profile, load_models(profile))
     base_methods.register(reg)
     seed_display.register(reg)
     accounting.register(reg)
+    invoices.register(reg)
     if profile == "17":
         expense17.register(reg)
     else:

@@ -44,6 +44,7 @@ JOURNALS = [  # id, name, code, type
     (3, "Miscellaneous Operations", "MISC", "general"), (4, "Exchange Difference", "EXCH", "general"),
     (5, "Cash Basis Taxes", "CABA", "general"), (6, "Bank", "BNK1", "bank"), (7, "Cash", "CSH1", "cash"),
 ]
+JOURNAL_ACCOUNTS = {1: 28, 2: 30, 6: 44}  # sales -> income, purchases -> expenses, bank -> bank
 DEFAULT_API_KEY = "sandbox-api-key"
 DEMO_API_KEY = "sandbox-demo-api-key"
 
@@ -117,7 +118,8 @@ def seed(env: Env, api_key: str) -> None:
         name = {1: "Sales", 2: "Purchases"}.get(rid, name) if p19 else name
         _put(env, "account.journal", rid, {"name": name, "code": code, "type": jtype,
                                            "company_id": 1, "active": True, "sequence": rid,
-                                           "currency_id": False},
+                                           "currency_id": False,
+                                           "default_account_id": JOURNAL_ACCOUNTS.get(rid, False)},
              f"account.1_{code.lower()}_journal")
     pml_id, pml_name = (2, "Manual Payment (Bank)") if p19 else (3, "Manual")
     IDS["pml_manual"] = pml_id
