@@ -88,3 +88,15 @@ def test_metrics_token_when_configured(client, settings):
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
     ok = client.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape-token"})
     assert ok.status_code == 200
+
+
+def test_multiprocess_mode_merges_worker_files_and_keeps_the_database_gauges(client, tmp_path, monkeypatch):
+    # given the multi-process folder set (as gunicorn with several workers would have it)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    of.open_exception(kind=ExceptionKind.VALIDATION, severity=Severity.LOW)
+    # when scraped
+    samples = scrape(client)
+    # then the per-process collectors are left out and the database gauges are there
+    assert "process_cpu_seconds_total" not in samples
+    assert value(samples, "controlplane_exceptions_open", legal_entity="", department="", kind="validation",
+                 severity="low") == 1
