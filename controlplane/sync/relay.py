@@ -76,10 +76,19 @@ def _publish(groups, *, now: datetime, mark: Q | None) -> int:
     for g in groups:
         op, target_id = g["operation"], g["target_id"]
         n = _messages_for(g["n"], op, targets.get(target_id), cap)
-        sent = sum(1 for _ in range(n) if kick(op, target_id))
+        sent = 0
+        for _ in range(n):
+            if not kick(op, target_id):
+                break
+            sent += 1
         published += sent
         if sent and mark is not None:
             OutboxJob.objects.filter(mark, operation=op, target_id=target_id).update(kicked_at=now)
+        if sent < n:
+            # The broker is away: every further publish would wait for its timeout too. The
+            # next pass tries again; nothing was marked as woken.
+            logger.warning("relay: broker unavailable, pass stopped after %d wake-up(s)", published)
+            break
     return published
 
 
