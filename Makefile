@@ -21,6 +21,14 @@ run: $(STAMP)
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runstack
 
+## demo: the one-shot demo on a fresh temporary directory (DEMO_EXPENSES=300); last line is JSON
+demo: $(STAMP)
+	$(PY) -m controlplane.demo
+
+## bench: the benchmark suite, figures side by side (BENCH_QUICK=1 for a short smoke run)
+bench: $(STAMP)
+	$(PY) -m bench.run
+
 ## test: the whole test suite (SQLite and the embedded broker unless DATABASE_URL / CELERY_BROKER_URL say otherwise)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

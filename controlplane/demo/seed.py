@@ -146,10 +146,8 @@ def _seed_entity(entity: md.LegalEntity, prefix: str) -> None:
     eng = _get(md.Department, {"legal_entity": entity, "code": "ENG"}, name="Engineering", head=people["mgr"])
     cc = _get(md.CostCentre, {"legal_entity": entity, "code": "CC100"}, name="Operations", owner=people["vp"])
     for code in ("mgr", "emp1", "emp2"):
-        emp = people[code]
-        emp.department = eng if code != "emp2" else sales
-        emp.cost_centre = cc
-        emp.save()
+        people[code] = _get(md.Employee, {"pk": people[code].pk}, department=eng if code != "emp2" else sales,
+                            cost_centre=cc)
     for code, a in analytic.items():
         _get(md.Project, {"legal_entity": entity, "code": code.upper()}, name=code.title(), owner=people["vp"],
              analytic_account=a)

@@ -1,16 +1,23 @@
-"""Run the whole stack in the foreground: web server, Celery worker and beat (and, with
-``--sandbox``, the bundled Odoo sandbox). Ctrl-C stops everything it started."""
+"""Run the whole stack in the foreground: the bundled Odoo sandbox (unless ``ODOO_URL`` points
+at a real Odoo or ``--no-sandbox``), the web server, a Celery worker and beat. At start the
+``odoo`` system is pointed at the sandbox, the workers import Odoo's master data and export
+the demo employees. Crashed children are restarted; Ctrl-C stops everything it started."""
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import connections
+
+from controlplane.core.actors import Actor
+from controlplane.demo import odoo_setup
+from controlplane.demo.seed import DEMO_PASSWORD
+from controlplane.demo.stack import Stack
+from controlplane.settings.env import VAR_DIR
 
 
 class Command(BaseCommand):
@@ -21,26 +28,18 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--concurrency", type=int, default=int(os.environ.get("WORKER_CONCURRENCY", "2")))
         parser.add_argument("--sandbox-port", type=int, default=int(os.environ.get("SANDBOX_PORT", "8069")))
+        parser.add_argument("--sandbox-latency", default=os.environ.get("SANDBOX_LATENCY", "none"))
+        parser.add_argument("--post-every", type=int, default=int(os.environ.get("POST_WINDOW_S", "60")),
+                            help="Seconds between ledger posting windows (odoo.post_expense).")
         parser.add_argument("--no-sandbox", action="store_true", help="Do not start the bundled Odoo sandbox.")
+        parser.add_argument("--no-bootstrap", action="store_true", help="Skip the Odoo import / employee export.")
 
     def handle(self, *args, **opts):
-        py = sys.executable
-        queues = ",".join(settings.CELERY_TASK_QUEUES_NAMES)
-        commands = {
-            "web": [py, "-m", "gunicorn", "controlplane.wsgi:application", "--bind", f"{opts['host']}:{opts['port']}",
-                    "--workers", "2", "--access-logfile", "-"],
-            "worker": [py, "-m", "celery", "-A", "controlplane", "worker", "-Q", queues,
-                       "--concurrency", str(opts["concurrency"]), "--loglevel", "INFO"],
-            "beat": [py, "-m", "celery", "-A", "controlplane", "beat", "--loglevel", "INFO"],
-        }
-        sandbox_db = settings.BASE_DIR / "var" / "odoo-sandbox.sqlite3"
-        if not opts["no_sandbox"] and not os.environ.get("ODOO_URL"):
-            commands = {
-                "odoo-sandbox": [py, "-m", "integrations.odoo.sandbox", "--host", "127.0.0.1",
-                                 "--port", str(opts["sandbox_port"]), "--db-path", str(sandbox_db)],
-                **commands,
-            }
-        procs: dict[str, subprocess.Popen] = {}
+        actor = Actor(reason="runstack")
+        sandbox = not opts["no_sandbox"] and not odoo_setup.real_odoo()
+        stack = Stack(var_dir=VAR_DIR, host=opts["host"], web_port=opts["port"], concurrency=opts["concurrency"],
+                      sandbox=sandbox, sandbox_port=opts["sandbox_port"], sandbox_latency=opts["sandbox_latency"],
+                      sandbox_db=VAR_DIR / "odoo-sandbox.sqlite3")
         stopping = False
 
         def stop(*_):
@@ -49,28 +48,30 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        for name, cmd in commands.items():
-            procs[name] = subprocess.Popen(cmd, start_new_session=True)
-            self.stdout.write(f"started {name} (pid {procs[name].pid})")
-        self.stdout.write(self.style.SUCCESS(
-            f"\nAdmin: http://{opts['host']}:{opts['port']}/admin/   API docs: http://{opts['host']}:{opts['port']}/api/docs/\n"
-            "Demo logins are printed by `manage.py seed_demo`. Ctrl-C stops everything.\n"
-        ))
         try:
+            if sandbox:
+                self.stdout.write(f"Odoo sandbox at {stack.start_sandbox().url}")
+            system = None
+            if sandbox or odoo_setup.real_odoo():
+                system = odoo_setup.odoo_configure(actor=actor, sandbox=stack.odoo)
+                self.stdout.write(f"Odoo system '{system.code}': {system.endpoint} ({system.database})")
+            odoo_setup.sync_windows(actor=actor, post_every_s=opts["post_every"], readback_every_s=300)
+            connections.close_all()
+            stack.start()
+            stack.supervise(log=self.stdout.write)
+            self.stdout.write(f"web, worker and beat started; logs in {stack._logs()}")
+            if system is not None and not opts["no_bootstrap"]:
+                try:
+                    odoo_setup.bootstrap(actor=actor, system=system, log=self.stdout.write)
+                except (RuntimeError, TimeoutError) as exc:
+                    self.stderr.write(f"Odoo bootstrap did not finish: {exc} (see the outbox in the admin)")
+            url = f"http://{opts['host']}:{opts['port']}"
+            self.stdout.write(self.style.SUCCESS(
+                f"\nAdmin: {url}/admin/  (admin / {DEMO_PASSWORD}; other logins: `manage.py seed_demo`)\n"
+                f"API docs: {url}/api/docs/   metrics: {url}/metrics   health: {url}/health/ready\n"
+                f"Database: {settings.DATABASES['default']['NAME']}\nCtrl-C stops everything.\n"))
             while not stopping:
-                for name, proc in procs.items():
-                    if proc.poll() is not None:
-                        self.stderr.write(f"{name} exited with {proc.returncode}; stopping the stack")
-                        stopping = True
                 time.sleep(0.5)
         finally:
-            for proc in procs.values():
-                if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGTERM)
-            deadline = time.time() + 15
-            for proc in procs.values():
-                try:
-                    proc.wait(timeout=max(0.1, deadline - time.time()))
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
+            stack.stop()
             self.stdout.write("stack stopped")
