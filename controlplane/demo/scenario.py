@@ -59,13 +59,15 @@ def entity_infos(system: ExternalSystem) -> dict[str, EntityInfo]:
 
 
 class Scenario:
-    def __init__(self, *, var_dir: Path, count: int, log=print) -> None:
+    def __init__(self, *, var_dir: Path, count: int, log=print, sandbox_latency: str | None = None,
+                 workers: int | None = None) -> None:
         self.var_dir, self.count, self.log = var_dir, count, log
         self.actor = Actor(reason="demo")
-        self.stack = Stack(var_dir=var_dir, web_port=free_port(), workers=env_int("DEMO_WORKERS", 2),
+        self.platform_token = self.payroll_token = ""
+        self.stack = Stack(var_dir=var_dir, web_port=free_port(), workers=workers or env_int("DEMO_WORKERS", 2),
                            concurrency=env_int("DEMO_CONCURRENCY", 2),
                            sandbox=not odoo_setup.real_odoo(),
-                           sandbox_latency=os.environ.get("DEMO_SANDBOX_LATENCY", "none"))
+                           sandbox_latency=sandbox_latency or os.environ.get("DEMO_SANDBOX_LATENCY", "none"))
         self.traffic: Traffic | None = None
 
     def setup(self) -> ExternalSystem:
@@ -75,10 +77,10 @@ class Scenario:
             odoo = self.stack.start_sandbox()
             self.log(f"odoo sandbox at {odoo.url} (latency {self.stack.sandbox_latency})")
         system = odoo_setup.odoo_configure(actor=self.actor, sandbox=self.stack.odoo)
-        mode = os.environ.get("DEMO_POSTING_MODE", "expense" if self.stack.sandbox else "seed")
+        mode = os.environ.get("DEMO_POSTING_MODE", "seed")
         if mode != "seed":
-            # The sandbox leaves a vendor bill created over XML-RPC without a state, so journal-entry
-            # postings never post there; DEMO_POSTING_MODE=seed keeps FR01 on journal entries.
+            # DEMO_POSTING_MODE=expense|journal_entry: every entity posts that way (the seed has
+            # US01 on Odoo expenses and FR01 on journal entries).
             changed = odoo_setup.posting_mode_set(actor=self.actor, mode=mode)
             if changed:
                 self.log(f"posting mode {mode} for {', '.join(changed)} (DEMO_POSTING_MODE=seed keeps the seed's)")
@@ -86,20 +88,26 @@ class Scenario:
                                 readback_every_s=env_int("DEMO_READBACK_WINDOW_S", 15))
         return system
 
-    def run(self) -> dict:
-        started = time.monotonic()
+    def start(self) -> ExternalSystem:
+        """Everything before the traffic: database, seed, Odoo, tokens, processes, Odoo bootstrap."""
         system = self.setup()
         with transaction.atomic():
-            platform_token = issue_token(actor=self.actor, code=PLATFORM_CODE, scopes=PLATFORM_SCOPES, name="demo")
-            payroll_token = issue_token(actor=self.actor, code=PAYROLL_CODE, scopes=PAYROLL_SCOPES, name="demo")
+            self.platform_token = issue_token(actor=self.actor, code=PLATFORM_CODE, scopes=PLATFORM_SCOPES,
+                                              name="demo")
+            self.payroll_token = issue_token(actor=self.actor, code=PAYROLL_CODE, scopes=PAYROLL_SCOPES, name="demo")
         connections.close_all()
         self.stack.start()
         self.stack.supervise(log=self.log)
         self.log(f"stack up: web {self.stack.web_url}, {self.stack.workers} worker process(es), beat")
         odoo_setup.bootstrap(actor=self.actor, system=system, log=self.log)
+        return system
+
+    def run(self) -> dict:
+        started = time.monotonic()
+        system = self.start()
         url = self.stack.web_url
         self.traffic = traffic = Traffic(
-            platform=ApiClient(url, platform_token), payroll=ApiClient(url, payroll_token),
+            platform=ApiClient(url, self.platform_token), payroll=ApiClient(url, self.payroll_token),
             org=entity_infos(system), count=self.count, seed=env_int("DEMO_SEED", 7),
             clients=env_int("DEMO_CLIENTS", 6), run_id=f"demo{int(time.time())}", log=self.log)
         traffic.submit_all()

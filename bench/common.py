@@ -1,0 +1,65 @@
+"""Helpers shared by the benchmark runner: peak memory of a process group, a fresh database
+per run, and the JSON line each benchmark process prints last."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+
+def group_peak_rss_mb(pgid: int) -> float:
+    """The largest peak resident set (VmHWM) among the live processes of process group ``pgid``, in MiB."""
+    peak = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[2]) != pgid:  # field 5 of /proc/<pid>/stat: the process group
+                continue
+            for line in (entry / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except (OSError, ValueError, IndexError):
+            continue
+    return round(peak / 1024, 1)
+
+
+def fresh_postgres_url(base_url: str) -> tuple[str, str]:
+    """A new, empty database on the server of ``base_url`` (``postgres://…/name``); returns its URL
+    and name. The caller drops it with :func:`drop_postgres`."""
+    import psycopg
+
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = base_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return base_url.rsplit("/", 1)[0] + f"/{name}", name
+
+
+def drop_postgres(base_url: str, name: str) -> None:
+    import psycopg
+
+    admin = base_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def last_json(text: str) -> dict | None:
+    """The JSON object on the last non-empty line of ``text``, if there is one."""
+    for line in reversed(text.strip().splitlines()):
+        line = line.strip()
+        if line:
+            try:
+                value = json.loads(line)
+            except ValueError:
+                return None
+            return value if isinstance(value, dict) else None
+    return None
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}

@@ -1,0 +1,136 @@
+"""End to end, one size: ``python -m bench.e2e N`` prints one JSON line.
+
+A fresh stack (own directory; PostgreSQL + Redis when ``BENCH_DATABASE_URL`` /
+``BENCH_BROKER_URL`` are set, else SQLite and the filesystem broker), the sandbox with its
+realistic latency profile. Measured, from the first API call to the last expense posted:
+
+- single creates: ``min(200, N/5)`` expenses created and submitted one request each;
+- bulk ingest: the rest through ``/expenses/bulk/`` (500 per request, submitted);
+- approvals: every expense approved by its manager over the API;
+- finance reviews over the API, which queue the postings;
+- posting: the workers post in batch windows (every 5 s) until every expense is posted;
+- the peak resident memory of the worker processes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bench.common import drop_postgres, fresh_postgres_url, group_peak_rss_mb
+from controlplane.demo.client import ApiClient
+from controlplane.demo.run import prepare_environment
+
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "6"))
+
+
+def _item(i: int, entity: str, currency: str, employee: str, run: str) -> dict:
+    day = dt.date.today() - dt.timedelta(days=1 + i % 30)
+    amount = f"{20 + (i * 37) % 400}.{i % 100:02d}"
+    return {"source_id": f"{run}-{i:06d}", "legal_entity": entity, "employee": employee, "currency": currency,
+            "purpose": f"bench {i}", "submit": True,
+            "lines": [{"date": day.isoformat(), "category": "TRAVEL", "merchant": f"Taxi {i}", "amount": amount,
+                       **({"tax_code": ""} if entity == "FR01" else {})}]}
+
+
+def _pool(fn, items) -> list:
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        return list(pool.map(fn, items))
+
+
+def measure(n: int, log) -> dict:
+    import django
+
+    django.setup()
+    from controlplane.demo.scenario import Scenario
+    from controlplane.demo.summary import posting_progress
+
+    var_dir = Path(os.environ["CONTROLPLANE_VAR_DIR"])
+    scenario = Scenario(var_dir=var_dir, count=n, log=log, sandbox_latency=os.environ.get("BENCH_LATENCY", "realistic"),
+                        workers=int(os.environ.get("BENCH_WORKERS", "1")))
+    try:
+        scenario.start()
+        api = ApiClient(scenario.stack.web_url, scenario.platform_token)
+        run = f"b{int(time.time())}"
+        people = [("US01", "USD", "US-EMP1", "US-MGR", "US-FIN"), ("US01", "USD", "US-EMP2", "US-MGR", "US-FIN"),
+                  ("FR01", "EUR", "FR-EMP1", "FR-MGR", "FR-FIN")]
+        items = [(_item(i, *people[i % 3][:3], run), people[i % 3]) for i in range(n)]
+        singles = min(200, n // 5)
+        began = time.monotonic()
+
+        def create(pair):
+            answer = api.post("expenses/", pair[0])
+            return (answer.body["id"], pair[1]) if answer.status in (200, 201) else None
+
+        created = _pool(create, items[:singles])
+        single_s = time.monotonic() - began
+        t_bulk = time.monotonic()
+        chunks = [items[k:k + 500] for k in range(singles, n, 500)]
+
+        def bulk(chunk):
+            answer = api.post("expenses/bulk/", {"items": [c[0] for c in chunk]})
+            return [(r["id"], chunk[r["index"]][1]) for r in answer.body["results"] if r["status"] != "error"]
+
+        for ids in _pool(bulk, chunks):
+            created += ids
+        bulk_s = time.monotonic() - t_bulk
+        created = [c for c in created if c]
+        t_appr = time.monotonic()
+        approved = _pool(lambda c: api.post(f"expenses/{c[0]}/decision/",
+                                            {"approver": c[1][3], "decision": "approve"}).ok, created)
+        approve_s = time.monotonic() - t_appr
+        t_rev = time.monotonic()
+        reviewed = _pool(lambda c: api.post(f"expenses/{c[0]}/finance-review/", {"reviewer": c[1][4]}).ok, created)
+        review_s = time.monotonic() - t_rev
+        deadline = time.monotonic() + float(os.environ.get("BENCH_TIMEOUT_S", "3600"))
+        rss = 0.0
+        while True:
+            progress = posting_progress()
+            rss = max([rss] + [group_peak_rss_mb(scenario.stack.pid_of(w)) for w in scenario.stack.procs
+                               if w.startswith("worker")])
+            if progress["waiting"] <= 0 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        total_s = time.monotonic() - began
+        return {
+            "n": n, "created": len(created), "approved": sum(approved), "reviewed": sum(reviewed),
+            "posted": progress["posted"], "posting_failed": progress["failed"],
+            "single_create_per_s": round(singles / single_s, 1) if singles else None,
+            "bulk_ingest_per_s": round((len(created) - singles) / bulk_s, 1) if bulk_s else None,
+            "approvals_per_s": round(sum(approved) / approve_s, 1),
+            "reviews_per_s": round(sum(reviewed) / review_s, 1),
+            "e2e_s": round(total_s, 1), "posting_tail_s": round(total_s - (t_rev + review_s - began), 1),
+            "peak_worker_rss_mb": rss, "database": os.environ.get("DATABASE_URL", "sqlite").split("://")[0],
+            "broker": os.environ.get("CELERY_BROKER_URL", "filesystem").split("://")[0],
+        }
+    finally:
+        scenario.stop()
+
+
+def main() -> int:
+    n = int(sys.argv[1])
+    base_db = os.environ.get("BENCH_DATABASE_URL", "")
+    db_url, db_name = fresh_postgres_url(base_db) if base_db else ("", "")
+    prepare_environment(Path(tempfile.mkdtemp(prefix=f"bench-e2e-{n}-")), database_url=db_url,
+                        broker_url=os.environ.get("BENCH_BROKER_URL", ""))
+
+    def log(msg: str) -> None:
+        print(f"[e2e {n} {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+    try:
+        result = measure(n, log)
+    finally:
+        if db_name:
+            drop_postgres(base_db, db_name)
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
