@@ -56,6 +56,7 @@ def exception_open(
         try:
             with transaction.atomic():
                 record.save()
+                _publish(actor, "exception.opened", record)
         except IntegrityError:
             if not dedupe_key:
                 raise
@@ -64,15 +65,34 @@ def exception_open(
     return record
 
 
+def _publish(actor: Actor, event_type: str, record: ExceptionRecord) -> None:
+    """Record the domain event for subscribers (compliance archive, reporting) in the same
+    transaction as the change."""
+    from controlplane.events.services import event_record
+
+    event_record(
+        actor=actor, event_type=event_type, subject=record, legal_entity=record.legal_entity,
+        payload={
+            "exception_id": record.pk, "kind": record.kind, "severity": record.severity,
+            "status": record.status, "title": record.title, "system": record.system.code if record.system else None,
+            "object_type": record.content_type.model if record.content_type_id else None,
+            "object_id": record.object_id or None, "resolution": record.resolution or None,
+        },
+    )
+
+
 def _transition(record_id: int, actor: Actor, reason: str, apply) -> ExceptionRecord:
     with transaction.atomic(), acting(actor, reason):
         record = ExceptionRecord.objects.select_for_update().get(pk=record_id)
+        was_active = record.is_active
         try:
             apply(record)
         except TransitionNotAllowed as exc:
             raise Conflict(f"Exception {record.pk} is {record.status}; this action is not possible.",
                            code="exception_state") from exc
         record.save()
+        if was_active and not record.is_active:
+            _publish(actor, "exception.resolved", record)
     return record
 
 

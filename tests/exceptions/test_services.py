@@ -53,3 +53,13 @@ def test_state_field_is_protected(actor):
     record = exception_open(actor=actor, kind=ExceptionKind.VALIDATION, title="bad")
     with pytest.raises(AttributeError):
         record.status = ExceptionStatus.RESOLVED
+
+
+def test_opening_and_closing_record_domain_events(actor):
+    from controlplane.events.models import DomainEvent
+
+    record = exception_open(actor=actor, kind=ExceptionKind.POSTING_FAILED, title="Odoo refused", dedupe_key="e:1")
+    exception_open(actor=actor, kind=ExceptionKind.POSTING_FAILED, title="again", dedupe_key="e:1")
+    exception_resolve(actor=actor, exception_id=record.pk, note="re-posted")
+    types = list(DomainEvent.objects.order_by("id").values_list("event_type", flat=True))
+    assert types == ["exception.opened", "exception.resolved"]
