@@ -146,3 +146,22 @@ def test_invalid_input_reports_every_field(world):
         s.expense_upsert_from_source(actor=world.actor(), source_system=world.source, source_id="B", data=bad)
     assert {p.field for p in err.value.errors} == {
         "lines.0.date", "lines.0.category", "lines.0.amount", "lines.0.allocations.0.percent"}
+
+
+def test_posting_carries_the_reviewed_revision(world):
+    from controlplane.core.errors import Conflict
+    from controlplane.sync.models import OutboxJob
+
+    # Given an expense amended once before submission (revision 2), approved and reviewed
+    expense = _amend(world, make_expense(world), lines=[line("90.00")])
+    s.expense_submit(actor=world.actor(), expense_id=expense.pk)
+    s.approval_decide(actor=world.user_actor("mgr"), expense_id=expense.pk, approver=world.people["mgr"],
+                      decision="approve")
+    expense = s.expense_finance_review(actor=world.user_actor("fin"), expense_id=expense.pk,
+                                       reviewer=world.people["fin"])
+    # Then the job and the reference name revision 2, and a report for revision 1 is refused
+    assert expense.posting_revision == 2 and expense.posting_reference.endswith("-R2")
+    assert OutboxJob.objects.get(operation="odoo.post_expense").idempotency_key == f"odoo.post_expense:{expense.pk}:r2"
+    with pytest.raises(Conflict) as err:
+        s.expense_mark_posted(actor=Actor(), expense_id=expense.pk, revision=1)
+    assert err.value.code == "revision_mismatch"

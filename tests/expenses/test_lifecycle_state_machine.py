@@ -17,7 +17,7 @@ import pytest
 from django.db import transaction
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from controlplane.core.actors import Actor
 from controlplane.core.errors import DomainError
@@ -43,6 +43,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.expense = make_expense(w, currency="USD", lines=[line("100.00")])
         self.m = {"approval": "draft", "posting": "not_posted", "payment": "unpaid", "revision": 1, "step": 0,
                   "approved_by": set(), "reviewer": None, "amount": Decimal("100.00"), "purpose": "Client visit"}
+        self._dirty = True
 
     def teardown(self):
         transaction.set_rollback(True)
@@ -62,6 +63,7 @@ class Lifecycle(RuleBasedStateMachine):
         except DomainError:
             ok = False
         assert ok == legal, f"expected {'success' if legal else 'refusal'}; model {self.m}"
+        self._dirty = self._dirty or ok
         self.expense.refresh_from_db()
         rows = self.expense.history.count() - before
         expected_rows = 1 if (ok and (changes is None or changes)) else 0
@@ -72,6 +74,19 @@ class Lifecycle(RuleBasedStateMachine):
             assert row.history_user_id is not None or row.history_system or "system" in row.history_change_reason \
                 or row.history_change_reason
         return ok
+
+    # --- a random starting stage, reached through legal calls, so short runs go deep -----
+    @initialize(stage=st.sampled_from(["draft", "submitted", "manager_approved", "finance_reviewed"]))
+    def start_at(self, stage):
+        path = ["draft", "submitted", "manager_approved", "finance_reviewed"]
+        if path.index(stage) >= 1:
+            self.submit()
+        if path.index(stage) >= 2:
+            self.decide("mgr", "approve")
+            self.decide("vp", "approve")
+        if path.index(stage) >= 3:
+            self.finance_review("fin")
+        assert self.m["approval"] == stage
 
     # --- rules -----------------------------------------------------------------------
     @rule()
@@ -120,8 +135,9 @@ class Lifecycle(RuleBasedStateMachine):
         m = self.m
         legal = m["posting"] in ("posting", "posted")
         changes = m["posting"] == "posting"
+        revision = self.expense.posting_revision or self.expense.revision  # the revision the job carries
         if self._call(legal, lambda: s.expense_mark_posted(actor=Actor(reason="ledger"), expense_id=self.expense.pk,
-                                                           revision=1, odoo_ref="1"), changes=changes):
+                                                           revision=revision, odoo_ref="1"), changes=changes):
             m["posting"] = "posted"
 
     @rule(who=st.sampled_from(PEOPLE))
@@ -172,6 +188,9 @@ class Lifecycle(RuleBasedStateMachine):
         # The model and the database agree (so no illegal transition slipped through).
         assert (e.approval_state, e.posting_state, e.payment_state, e.revision) == (
             m["approval"], m["posting"], m["payment"], m["revision"])
+        if not self._dirty:
+            return  # a refusal changed nothing (checked by _call): the checks below still hold
+        self._dirty = False
         # Segregation of duties.
         steps = list(e.approval_steps.exclude(decided_by=None).values_list("status", "decided_by__user_id"))
         assert e.employee.user_id not in {user for _, user in steps}
@@ -200,4 +219,4 @@ def test_lifecycle_state_machine():
     for code in FINANCE_GROUP:
         world.people[code].user.groups.add(world.finance)
     Lifecycle.world = world
-    run_state_machine_as_test(Lifecycle, settings=settings(settings.default, stateful_step_count=8))
+    run_state_machine_as_test(Lifecycle, settings=settings(settings.default, stateful_step_count=6))
