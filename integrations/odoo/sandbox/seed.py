@@ -18,6 +18,7 @@ IDS = {
     "dept_admin": 1, "emp_admin": 1, "emp_demo": 2, "acc_receivable": 6, "acc_tax_paid": 8,
     "acc_payable": 14, "acc_tax_received": 17, "acc_income": 28, "acc_expense": 30,
     "acc_bank": 44, "acc_outstanding_payments": 45, "tax_sale": 1, "tax_purchase": 2,
+    "tax_purchase_included": 3,
     "journal_sale": 1, "journal_bill": 2, "journal_misc": 3, "journal_exch": 4, "journal_caba": 5,
     "journal_bank": 6, "journal_cash": 7, "pml_manual": 3, "plan": 1, "analytic": 1,
 }
@@ -131,6 +132,15 @@ def seed(env: Env, api_key: str) -> None:
                                        "company_id": 1, "active": True, "sequence": 1,
                                        "country_id": 233, "sandbox_account_id": acc},
              f"account.1_{use}_tax_template")
+    # Expense taxes are price-included (115 with 15% -> 100 net + 15 tax); 19 keeps the flag in
+    # price_include_override and computes the read-only price_include from it.
+    included = {"price_include": True}
+    if p19:
+        included["price_include_override"] = "tax_included"
+    _put(env, "account.tax", IDS["tax_purchase_included"], {
+        "name": "15% (incl.)", "amount": 15.0, "amount_type": "percent", "type_tax_use": "purchase",
+        "company_id": 1, "active": True, "sequence": 2, "country_id": 233, "sandbox_account_id": 8,
+        **included}, "account.1_purchase_tax_included")
     _put(env, "account.analytic.plan", 1, {"name": "Projects"}, "analytic.analytic_plan_projects")
     _put(env, "account.analytic.account", 1, {"name": "Sandbox Project", "plan_id": 1,
                                               "company_id": 1, "active": True},
