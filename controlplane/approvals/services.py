@@ -129,7 +129,7 @@ def escalate_overdue_steps(*, actor: Actor, now: dt.datetime | None = None) -> i
                                                    approver__isnull=False).values_list("pk", flat=True))
     for step_id in overdue_ids:
         with transaction.atomic():
-            step = (ApprovalStep.objects.select_for_update().select_related("approver", "expense__employee")
+            step = (ApprovalStep.objects.select_for_update(of=("self",)).select_related("approver", "expense__employee")
                     .filter(pk=step_id, status=StepStatus.PENDING, due_at__lt=now).first())
             if step is None:
                 continue  # decided or escalated meanwhile
