@@ -30,6 +30,7 @@ from integrations.odoo.types import (
     OdooPartner,
     OdooProduct,
     OdooTax,
+    PostingLine,
     PostingMode,
     Receipt,
 )
@@ -134,7 +135,7 @@ def tax_from_odoo(r: Mapping[str, Any]) -> OdooTax:
     return OdooTax(
         odoo_id=r["id"], name=text(r.get("name")), amount=decimal(r.get("amount")),
         amount_type=text(r.get("amount_type")), type_tax_use=text(r.get("type_tax_use")),
-        price_include=bool(r.get("price_include")), company_id=m2o_id(r.get("company_id")),
+        price_include=tax_price_included(r), company_id=m2o_id(r.get("company_id")),
         active=bool(r.get("active", True)), write_date=to_datetime(r.get("write_date")),
     )
 
@@ -216,6 +217,67 @@ def untaxed_amount(amount: Decimal, taxes: Iterable[OdooTax]) -> Decimal:
             raise ValueError(f"cannot derive a net amount for {tax.amount_type} tax {tax.name!r}")
     net = (Decimal(amount) - fixed) / (1 + percent / 100)
     return net.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def tax_price_included(r: Mapping[str, Any]) -> bool:
+    """Whether an ``account.tax`` record is price-included.
+
+    17 (and 16/18) store it in ``price_include``. 19 stores the choice in
+    ``price_include_override`` (``tax_included``/``tax_excluded``, or unset to
+    follow the company's default) and computes the read-only ``price_include``
+    from it; the override wins when both were read.
+    """
+    override = r.get("price_include_override")
+    if override in ("tax_included", "tax_excluded"):
+        return override == "tax_included"
+    return bool(r.get("price_include"))
+
+
+def bill_price_unit(line: PostingLine, taxes: Mapping[int, OdooTax] | None = None) -> Decimal:
+    """The ``price_unit`` of a vendor-bill line whose tax-included total is ``line.amount``.
+
+    When every tax of the line is price-included (or it has none), the gross
+    ``amount`` itself: Odoo takes the taxes out of it and the line totals
+    exactly ``amount``. Otherwise the untaxed price: ``line.untaxed_amount``
+    when given, else derived from the taxes (percent/fixed, not included),
+    else ``amount``. An untaxed price rounded to the cent may make Odoo's total
+    differ from ``amount`` by a cent (see :func:`bill_total_problem`).
+    ``taxes`` maps tax ids to what Odoo says of them; a tax missing from it
+    counts as not price-included.
+    """
+    known = taxes or {}
+    line_taxes = [known.get(t) for t in line.tax_ids]
+    if all(t is not None and t.price_include for t in line_taxes):
+        return Decimal(line.amount)
+    if line.untaxed_amount is not None:
+        return Decimal(line.untaxed_amount)
+    if all(t is not None and not t.price_include for t in line_taxes):
+        try:
+            return untaxed_amount(Decimal(line.amount), [t for t in line_taxes if t is not None])
+        except ValueError:
+            pass
+    return Decimal(line.amount)
+
+
+def expected_total(posting: ExpensePosting) -> Decimal:
+    """The tax-included total a posting's bill must carry (its currency)."""
+    return sum((decimal(line.amount, CENT) for line in posting.lines), Decimal("0"))
+
+
+def bill_total_problem(posting: ExpensePosting, amount_total: Any) -> str | None:
+    """Why a draft bill with ``amount_total`` must not be posted for ``posting``, or ``None``.
+
+    A difference of at most a cent per line comes from Odoo computing a
+    non-included tax on an untaxed price rounded to the cent.
+    """
+    want, got = expected_total(posting), decimal(amount_total, CENT)
+    if got == want:
+        return None
+    if abs(got - want) <= CENT * len(posting.lines):
+        return (f"tax rounding: posted total would be {got} instead of {want}; "
+                "use a price-included tax")
+    return (f"amount mismatch: posted total would be {got} instead of {want}; "
+            "check the line's taxes and untaxed amount")
 
 
 # --------------------------------------------------------------------------- posting
@@ -307,11 +369,16 @@ def sheet_vals(posting: ExpensePosting, expense_ids: Sequence[int]) -> dict[str,
     return vals
 
 
-def move_vals(posting: ExpensePosting, partner_id: int) -> dict[str, Any]:
-    """A vendor bill (``in_invoice``) for ``posting``, ``ref`` = our reference."""
+def move_vals(posting: ExpensePosting, partner_id: int,
+              taxes: Mapping[int, OdooTax] | None = None) -> dict[str, Any]:
+    """A vendor bill (``in_invoice``) for ``posting``, ``ref`` = our reference.
+
+    Line prices follow :func:`bill_price_unit` (``taxes``: what Odoo says of
+    the lines' taxes; without it every tax counts as not price-included).
+    """
     lines = []
     for line in posting.lines:
-        price = line.untaxed_amount if line.untaxed_amount is not None else line.amount
+        price = bill_price_unit(line, taxes)
         line_vals: dict[str, Any] = {
             "name": line.description or posting.description or posting.ref,
             "product_id": line.product_id or posting.product_id,

@@ -26,6 +26,8 @@ committed, so nothing is created twice.
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -44,6 +46,7 @@ from integrations.odoo.readback import (
 )
 from integrations.odoo.types import (
     ExpensePosting,
+    OdooTax,
     PostingFailure,
     PostingMode,
     PostingOutcome,
@@ -52,6 +55,12 @@ from integrations.odoo.types import (
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# What Odoo says of each tax (price-included or not, rate), per client: read once with
+# one search_read per batch for the taxes not known yet. A tax changed in Odoo later
+# is still caught: the bill's total is checked before it is posted.
+_TAXES: weakref.WeakKeyDictionary[OdooClient, dict[int, OdooTax]] = weakref.WeakKeyDictionary()
+_TAXES_LOCK = threading.Lock()
 
 
 def post_expenses(
@@ -163,9 +172,10 @@ class Poster:
         partners = self._partners(missing)
         missing = [p for p in missing if p.ref not in self.failures]
         journals = self._purchase_journals(missing)
+        taxes = self._taxes(missing)
 
         def vals_for(p: ExpensePosting) -> list[dict[str, Any]]:
-            vals = mappers.move_vals(p, partners[p.ref])
+            vals = mappers.move_vals(p, partners[p.ref], taxes)
             vals.setdefault("journal_id", journals.get(p.company_id))
             return [{k: v for k, v in vals.items() if v is not None}]
 
@@ -173,8 +183,24 @@ class Poster:
         self._attach_receipts("account.move", postings, created, found, by_ref=True)
         ids_by_ref = {ref: created.get(ref) or found[ref]["id"] for ref in refs
                       if ref not in self.failures and (ref in created or ref in found)}
-        moves = workflow.post_moves(self, ids_by_ref)
+        moves = workflow.post_moves(self, ids_by_ref, {p.ref: p for p in postings})
         return {ref: move_result(ref, move) for ref, move in moves.items()}
+
+    def _taxes(self, postings: list[ExpensePosting]) -> dict[int, OdooTax]:
+        """The taxes the bills of ``postings`` use, as Odoo defines them (cached per client;
+        one ``search_read`` for those not known yet, archived ones included)."""
+        wanted = {t for p in postings for line in p.lines for t in line.tax_ids
+                  if isinstance(t, int) and not isinstance(t, bool)}
+        with _TAXES_LOCK:
+            known = _TAXES.setdefault(self.client, {})
+            todo = sorted(wanted - known.keys())
+        if todo:
+            fields = ["name", "amount", "amount_type", *self.client.version().tax_price_include_fields]
+            rows = self.client.search_read("account.tax", [("id", "in", todo)], fields,
+                                           context={"active_test": False})
+            with _TAXES_LOCK:
+                known.update({r["id"]: mappers.tax_from_odoo(r) for r in rows})
+        return {t: known[t] for t in wanted if t in known}
 
     def _purchase_journals(self, postings: list[ExpensePosting]) -> dict[int | None, int]:
         """The first purchase journal per company, for bills that name none (as Odoo's

@@ -200,9 +200,11 @@ class PostingLine:
     """One line of an expense.
 
     ``amount`` is the tax-included total in the posting's currency, as on the
-    receipt. Journal entries use ``untaxed_amount`` as the bill's unit price
-    when given (see :func:`integrations.odoo.mappers.untaxed_amount`), else
-    ``amount``. ``analytic_distribution`` maps an analytic account id (or
+    receipt. Journal entries send ``amount`` as the bill's unit price when
+    every tax of the line is price-included in Odoo, else the untaxed price
+    (``untaxed_amount`` when given, else derived from the taxes; see
+    :func:`integrations.odoo.mappers.bill_price_unit`); a bill whose total
+    would then differ from ``amount`` is not posted. ``analytic_distribution`` maps an analytic account id (or
     comma-joined ids, one per plan) as a string to a percentage.
     """
 

@@ -57,6 +57,12 @@ class OdooVersion:
     def expense_amount_field(self) -> str:
         return "total_amount" if self.major <= 16 else "total_amount_currency"
 
+    @property
+    def tax_price_include_fields(self) -> list[str]:
+        """Where a tax says it is price-included: 19 keeps the choice in
+        ``price_include_override`` (``price_include`` is computed from it)."""
+        return ["price_include", "price_include_override"] if self.major >= 19 else ["price_include"]
+
 
 def model_fields(model: str, version: OdooVersion) -> list[str]:
     """The fields the importer reads for ``model`` on ``version`` (all exist there)."""

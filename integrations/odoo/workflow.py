@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from integrations.errors import PermanentError
@@ -179,8 +179,15 @@ class ExpenseWorkflow:
         return self.client.call(model, method, [wizard_id], context=context)
 
 
-def post_moves(poster: Poster, ids_by_ref: dict[str, int]) -> dict[str, dict]:
-    """Post the draft bills; the final ``account.move`` records by ref."""
+def post_moves(poster: Poster, ids_by_ref: dict[str, int],
+               postings: Mapping[str, ExpensePosting] | None = None) -> dict[str, dict]:
+    """Post the draft bills; the final ``account.move`` records by ref.
+
+    A draft whose ``amount_total`` is not its posting's tax-included total is
+    not posted (Odoo would book a wrong amount): its posting fails alone with
+    code ``tax_rounding`` (a cent per line, from a non-included tax computed on
+    a rounded untaxed price) or ``amount_mismatch``; the draft stays in Odoo.
+    """
     moves = ModelAdapter(poster.client, "account.move")
     refs = list(ids_by_ref)
     by_ref: dict[str, dict] = {}
@@ -188,7 +195,13 @@ def post_moves(poster: Poster, ids_by_ref: dict[str, int]) -> dict[str, dict]:
         refs = [r for r in refs if r not in poster.failures]
         rows = {m["id"]: m for m in moves.read(sorted(ids_by_ref[r] for r in refs), MOVE_FIELDS)}
         by_ref = {r: rows[ids_by_ref[r]] for r in refs if ids_by_ref[r] in rows}
-        draft = [r for r, m in by_ref.items() if m["state"] == "draft"]
+        for ref in [r for r, m in by_ref.items() if m["state"] == "draft" and postings and r in postings]:
+            problem = mappers.bill_total_problem(postings[ref], by_ref[ref].get("amount_total"))
+            if problem:
+                code = "tax_rounding" if problem.startswith("tax rounding") else "amount_mismatch"
+                logger.warning("bill %s of %s not posted: %s", ids_by_ref[ref], ref, problem)
+                poster.fail([ref], PermanentError(problem, code=code))
+        draft = [r for r, m in by_ref.items() if m["state"] == "draft" and r not in poster.failures]
         for ref in [r for r, m in by_ref.items() if m["state"] == "cancel"]:
             poster.fail([ref], PermanentError("the bill was cancelled in Odoo", code="cancelled"))
         if not draft:

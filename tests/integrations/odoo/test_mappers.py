@@ -123,3 +123,44 @@ def test_many2one_helpers():
     assert mappers.m2o_id([3, "x"]) == 3 and mappers.m2o_id(False) is None and mappers.m2o_id(4) == 4
     assert mappers.text(False) == "" and mappers.ids_of(False) == ()
     assert isinstance(OdooTax(1, "t", Decimal(1), "percent", "purchase"), OdooTax)
+
+
+TAX_INCL = OdooTax(3, "15% (incl.)", Decimal("15"), "percent", "purchase", price_include=True)
+TAX_EXCL = OdooTax(2, "15%", Decimal("15"), "percent", "purchase", price_include=False)
+
+
+def test_price_included_flag_on_17_and_19():
+    assert mappers.tax_from_odoo({"id": 3, "price_include": True}).price_include
+    # 19: the override is the stored choice; price_include is computed from it
+    assert mappers.tax_from_odoo({"id": 3, "price_include": False,
+                                  "price_include_override": "tax_included"}).price_include
+    assert not mappers.tax_from_odoo({"id": 2, "price_include": True,
+                                      "price_include_override": "tax_excluded"}).price_include
+    assert mappers.tax_from_odoo({"id": 4, "price_include": True, "price_include_override": False}).price_include
+
+
+def test_bill_price_is_the_gross_when_every_tax_is_price_included():
+    line = PostingLine(amount=Decimal("10.00"), untaxed_amount=Decimal("8.70"), tax_ids=(3,))
+    assert mappers.bill_price_unit(line, {3: TAX_INCL}) == Decimal("10.00")
+    assert mappers.bill_price_unit(PostingLine(amount=Decimal("20.00")), {}) == Decimal("20.00")  # no tax
+    vals = mappers.move_vals(posting(lines=(line,)), partner_id=10, taxes={3: TAX_INCL})
+    assert vals["invoice_line_ids"][0][2]["price_unit"] == 10.0
+
+
+def test_bill_price_is_untaxed_otherwise():
+    given = PostingLine(amount=Decimal("10.00"), untaxed_amount=Decimal("8.70"), tax_ids=(2,))
+    assert mappers.bill_price_unit(given, {2: TAX_EXCL}) == Decimal("8.70")
+    derived = PostingLine(amount=Decimal("115.00"), tax_ids=(2,))
+    assert mappers.bill_price_unit(derived, {2: TAX_EXCL}) == Decimal("100.00")
+    mixed = PostingLine(amount=Decimal("115.00"), untaxed_amount=Decimal("100.00"), tax_ids=(2, 3))
+    assert mappers.bill_price_unit(mixed, {2: TAX_EXCL, 3: TAX_INCL}) == Decimal("100.00")
+    unknown = PostingLine(amount=Decimal("115.00"), untaxed_amount=Decimal("100.00"), tax_ids=(9,))
+    assert mappers.bill_price_unit(unknown, {}) == Decimal("100.00")
+
+
+def test_bill_total_problem_names_the_rounding_cent():
+    p = posting(lines=(PostingLine(amount=Decimal("10.00"), tax_ids=(2,)),))
+    assert mappers.bill_total_problem(p, 10.0) is None
+    assert mappers.bill_total_problem(p, 10.01) == (
+        "tax rounding: posted total would be 10.01 instead of 10.00; use a price-included tax")
+    assert mappers.bill_total_problem(p, 11.5).startswith("amount mismatch: posted total would be 11.50")
