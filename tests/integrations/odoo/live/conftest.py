@@ -18,7 +18,8 @@ from integrations.odoo.types import EmployeeExport, ExpensePosting, PostingLine,
 testing = pytest.importorskip("integrations.odoo.sandbox.testing")
 
 EUR, USD = 125, 1
-PURCHASE_TAX_15 = 2
+PURCHASE_TAX_15 = 2  # not price-included: a bill line's price is untaxed
+PURCHASE_TAX_15_INCL = 3  # "15% (incl.)": expense taxes are price-included, as in Odoo
 ANALYTIC = 1
 MEALS, TRAVEL, GIFTS, OTHERS = 1, 2, 4, 6
 PDF = base64.b64encode(b"%PDF-1.4 receipt").decode()
@@ -64,11 +65,12 @@ def employee_id(client) -> int:
     return result.odoo_id
 
 
-def make_posting(ref: str, employee_id: int, amount: str = "115.00", **overrides) -> ExpensePosting:
+def make_posting(ref: str, employee_id: int, amount: str = "115.00", tax_id: int = PURCHASE_TAX_15_INCL,
+                 **overrides) -> ExpensePosting:
     values = dict(
         ref=ref, employee_id=employee_id, product_id=MEALS, currency_id=USD,
         date=dt.date.today(), description=f"Dinner {ref}",
-        lines=(PostingLine(amount=Decimal(amount), tax_ids=(PURCHASE_TAX_15,),
+        lines=(PostingLine(amount=Decimal(amount), tax_ids=(tax_id,),
                            untaxed_amount=(Decimal(amount) / Decimal("1.15")).quantize(Decimal("0.01")),
                            analytic_distribution={str(ANALYTIC): 100.0}),),
         receipts=(Receipt(f"{ref}.pdf", "application/pdf", PDF),),

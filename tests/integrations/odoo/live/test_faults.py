@@ -13,7 +13,7 @@ from integrations.odoo.employees import export_employees
 from integrations.odoo.posting import post_expenses
 from integrations.odoo.types import EmployeeExport, PostingFailure
 
-from .conftest import client_for, make_posting, unique
+from .conftest import PURCHASE_TAX_15_INCL, client_for, make_posting, unique
 
 N = 500
 BATCH = 100
@@ -26,8 +26,9 @@ def test_500_expenses_land_once_despite_dropped_answers(sandbox, mode, supports)
     tag = unique("drop")
     people = export_employees(client, [EmployeeExport(f"{tag}-{i}", f"Worker {i}", f"{tag}-{i}@example.com")
                                        for i in range(5)], binder=InMemoryBinder())
+    # expense taxes are price-included: each bill's total is exactly the expense's amount
     postings = [make_posting(f"{tag}-{i:03d}", people[i % 5].odoo_id, f"{10 + i % 37}.{i % 100:02d}",
-                             receipts=()) for i in range(N)]
+                             tax_id=PURCHASE_TAX_15_INCL, receipts=()) for i in range(N)]
     expected = {p.ref: p.lines[0].amount for p in postings}
     sandbox.control(drop_after_commit_every=10)
     try:

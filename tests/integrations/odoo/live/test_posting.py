@@ -17,6 +17,7 @@ from .conftest import (
     EUR,
     GIFTS,
     PURCHASE_TAX_15,
+    PURCHASE_TAX_15_INCL,
     TRAVEL,
     client_for,
     make_posting,
@@ -69,10 +70,10 @@ def test_a_batch_is_posted_with_taxes_analytics_currency_and_receipts(sandbox, m
     tax_lines = [ln for ln in lines if ln["display_type"] == "tax"]
     assert product_lines and all(ln["analytic_distribution"] == {str(ANALYTIC): 100.0} for ln in product_lines)
     assert sum(ln["debit"] for ln in product_lines) == pytest.approx(100.0)
-    assert tax_lines and all(ln["tax_line_id"][0] == PURCHASE_TAX_15 for ln in tax_lines)
+    assert tax_lines and all(ln["tax_line_id"][0] == PURCHASE_TAX_15_INCL for ln in tax_lines)
     if len(set(batch_moves := [m for o in outcomes for m in o.move_ids])) == len(batch_moves):
         assert sum(ln["debit"] for ln in tax_lines) == pytest.approx(15.0)  # one bill per expense
-    assert all(PURCHASE_TAX_15 in ln["tax_ids"] for ln in product_lines)
+    assert all(PURCHASE_TAX_15_INCL in ln["tax_ids"] for ln in product_lines)
     # and the receipt reached the bill
     attachments = client.search_read("ir.attachment", [("res_model", "=", "account.move"),
                                                        ("res_id", "in", list(outcomes[0].move_ids))], ["name"])
@@ -155,3 +156,38 @@ def test_multi_line_and_company_paid_expenses(sandbox, client, mode, employee_id
     assert outcomes[0].amount_total == Decimal("55.00")
     if mode == "expense":
         assert len(outcomes[0].odoo_ids) == 2
+
+
+def test_bills_with_a_non_included_tax_never_post_a_drifted_total(sandbox, calls, employee_id, supports):
+    supports("journal_entry")
+    client = client_for(sandbox, records=calls)
+    # given a 15% tax that is not price-included: 10.00 is sent as 8.70, and Odoo adds 1.31
+    drifts = make_posting(unique("CP"), employee_id, "10.00", tax_id=PURCHASE_TAX_15)
+    exact = make_posting(unique("CP"), employee_id, "115.00", tax_id=PURCHASE_TAX_15)
+    included = make_posting(unique("CP"), employee_id, "10.00", tax_id=PURCHASE_TAX_15_INCL)
+    # when the batch is posted as journal entries
+    outcomes = post_expenses(client, [drifts, exact, included], mode="journal_entry")
+    # then the drifting bill fails alone and is left in draft, never posted with 10.01
+    failure = outcomes[0]
+    assert isinstance(failure, PostingFailure) and not failure.retryable
+    assert failure.error.code == "tax_rounding"
+    assert failure.error.message == ("tax rounding: posted total would be 10.01 instead of 10.00; "
+                                     "use a price-included tax")
+    [draft] = client.search_read("account.move", [("ref", "=", drifts.ref)], ["state", "amount_total"])
+    assert (draft["state"], draft["amount_total"]) == ("draft", 10.01)
+    # and the others are posted with the expense's exact total
+    assert [(o.posted, o.amount_total) for o in outcomes[1:]] == [(True, Decimal("115.00")),
+                                                                  (True, Decimal("10.00"))]
+    [bill] = client.read("account.move", list(outcomes[2].move_ids), ["amount_untaxed", "amount_tax"])
+    assert (bill["amount_untaxed"], bill["amount_tax"]) == (8.70, 1.30)
+    [line] = client.search_read("account.move.line", [("move_id", "in", list(outcomes[2].move_ids)),
+                                                      ("display_type", "=", "product")], ["price_unit"])
+    assert line["price_unit"] == 10.0  # the gross: Odoo takes the included tax out of it
+    # and the taxes were read once for the batch, then from the client's cache
+    tax_reads = [c for c in calls if c.model == "account.tax"]
+    assert [c.method for c in tax_reads] == ["search_read"]
+    # and retrying creates nothing new and still refuses to post the drifting bill
+    again = post_expenses(client, [drifts], mode="journal_entry")
+    assert isinstance(again[0], PostingFailure) and again[0].error.code == "tax_rounding"
+    assert client.search_count("account.move", [("ref", "=", drifts.ref)]) == 1
+    assert len([c for c in calls if c.model == "account.tax"]) == 1
