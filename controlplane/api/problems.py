@@ -11,6 +11,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -99,3 +100,15 @@ def exception_handler(exc, context):
         return problem(exc.status_code, code, str(detail), headers=headers or None)
     log.exception("unhandled error in API view %s", type(context.get("view")).__name__)
     return problem(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "An unexpected error occurred.")
+
+
+@csrf_exempt
+def not_found(request, *args, **kwargs):
+    """A plain Django view: 404 as problem details for paths no API route matches."""
+    import json
+
+    from django.http import HttpResponse
+
+    body = {"type": TYPE_BASE + "not_found", "title": TITLES[404], "status": 404, "detail": "Not found.",
+            "code": "not_found", "errors": []}
+    return HttpResponse(json.dumps(body), status=404, content_type=ProblemJSONRenderer.media_type)

@@ -32,9 +32,8 @@ class ProblemSerializer(serializers.Serializer):
         ref_name = "Problem"
 
 
-_COMMON = ("400", "401", "403", "406", "415", "429")
-_BY_METHOD = {"GET": ("404",), "POST": ("404", "409", "413", "422"), "PUT": ("404", "409", "422"),
-              "PATCH": ("404", "409", "422"), "DELETE": ("404", "409")}
+_COMMON = ("400", "401", "403", "404", "406", "415", "422", "429")
+_BY_METHOD = {"POST": ("409", "413"), "PUT": ("409", "413"), "PATCH": ("409", "413"), "DELETE": ("409",)}
 
 
 class ApiAutoSchema(AutoSchema):

@@ -9,6 +9,7 @@ from django.urls import path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from controlplane.api.problems import not_found
 from controlplane.api.views import expenses, masterdata, ops, webhooks
 
 _SIDECAR = Path(drf_spectacular_sidecar.__file__).parent / "static" / "drf_spectacular_sidecar"
@@ -47,4 +48,6 @@ urlpatterns = [
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     # Swagger UI / Redoc assets from drf-spectacular-sidecar: the docs need no CDN.
     re_path(r"^docs/assets/(?P<path>(swagger-ui-dist|redoc)/.+)$", serve, {"document_root": str(_SIDECAR)}),
+    # Anything else under /api/v1/ (including ids that are not UUIDs) is a problem-details 404.
+    re_path(r"^v1/", not_found),
 ]

@@ -8,6 +8,7 @@ from controlplane.approvals.models import ApprovalStep
 from controlplane.expenses.models import Expense, ExpenseAllocation, ExpenseLine, PolicyCheckResult, Receipt
 
 _code = {"read_only": True, "slug_field": "code"}
+_ncode = {**_code, "allow_null": True}
 _opt_code = {"max_length": 64, "required": False, "allow_null": True, "allow_blank": True}
 
 
@@ -86,9 +87,9 @@ class ReceiptUploadIn(serializers.Serializer):
 
 # --- output -------------------------------------------------------------------------------
 class AllocationOut(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(**_code)
-    cost_centre = serializers.SlugRelatedField(**_code)
-    analytic_account = serializers.SlugRelatedField(**_code)
+    project = serializers.SlugRelatedField(**_ncode)
+    cost_centre = serializers.SlugRelatedField(**_ncode)
+    analytic_account = serializers.SlugRelatedField(**_ncode)
 
     class Meta:
         model = ExpenseAllocation
@@ -98,7 +99,7 @@ class AllocationOut(serializers.ModelSerializer):
 class LineOut(serializers.ModelSerializer):
     category = serializers.SlugRelatedField(**_code)
     currency = serializers.SlugRelatedField(**_code)
-    tax_code = serializers.SlugRelatedField(**_code)
+    tax_code = serializers.SlugRelatedField(**_ncode)
     allocations = AllocationOut(many=True, read_only=True)
 
     class Meta:
@@ -123,9 +124,9 @@ class PolicyOut(serializers.ModelSerializer):
 
 
 class StepOut(serializers.ModelSerializer):
-    approver = serializers.SlugRelatedField(**_code)
-    group = serializers.SlugRelatedField(read_only=True, slug_field="name")
-    decided_by = serializers.SlugRelatedField(**_code)
+    approver = serializers.SlugRelatedField(**_ncode)
+    group = serializers.SlugRelatedField(read_only=True, slug_field="name", allow_null=True)
+    decided_by = serializers.SlugRelatedField(**_ncode)
 
     class Meta:
         model = ApprovalStep

@@ -7,13 +7,14 @@ from rest_framework import serializers
 from controlplane.masterdata import models as md
 
 _code = {"read_only": True, "slug_field": "code"}
+_ncode = {**_code, "allow_null": True}
 
 
 class EmployeeOut(serializers.ModelSerializer):
     legal_entity = serializers.SlugRelatedField(**_code)
-    manager = serializers.SlugRelatedField(**_code)
-    department = serializers.SlugRelatedField(**_code)
-    cost_centre = serializers.SlugRelatedField(**_code)
+    manager = serializers.SlugRelatedField(**_ncode)
+    department = serializers.SlugRelatedField(**_ncode)
+    cost_centre = serializers.SlugRelatedField(**_ncode)
 
     class Meta:
         model = md.Employee
@@ -23,8 +24,8 @@ class EmployeeOut(serializers.ModelSerializer):
 
 class DepartmentOut(serializers.ModelSerializer):
     legal_entity = serializers.SlugRelatedField(**_code)
-    parent = serializers.SlugRelatedField(**_code)
-    head = serializers.SlugRelatedField(**_code)
+    parent = serializers.SlugRelatedField(**_ncode)
+    head = serializers.SlugRelatedField(**_ncode)
 
     class Meta:
         model = md.Department
@@ -33,8 +34,8 @@ class DepartmentOut(serializers.ModelSerializer):
 
 class CostCentreOut(serializers.ModelSerializer):
     legal_entity = serializers.SlugRelatedField(**_code)
-    parent = serializers.SlugRelatedField(**_code)
-    owner = serializers.SlugRelatedField(**_code)
+    parent = serializers.SlugRelatedField(**_ncode)
+    owner = serializers.SlugRelatedField(**_ncode)
 
     class Meta:
         model = md.CostCentre
@@ -43,7 +44,7 @@ class CostCentreOut(serializers.ModelSerializer):
 
 class ProjectOut(serializers.ModelSerializer):
     legal_entity = serializers.SlugRelatedField(**_code)
-    owner = serializers.SlugRelatedField(**_code)
+    owner = serializers.SlugRelatedField(**_ncode)
 
     class Meta:
         model = md.Project

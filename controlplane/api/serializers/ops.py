@@ -46,8 +46,8 @@ class DisableRequest(serializers.Serializer):
 
 
 class ExceptionOut(serializers.ModelSerializer):
-    legal_entity = serializers.SlugRelatedField(read_only=True, slug_field="code")
-    system = serializers.SlugRelatedField(read_only=True, slug_field="code")
+    legal_entity = serializers.SlugRelatedField(read_only=True, slug_field="code", allow_null=True)
+    system = serializers.SlugRelatedField(read_only=True, slug_field="code", allow_null=True)
     subject_type = serializers.SerializerMethodField()
 
     class Meta:
