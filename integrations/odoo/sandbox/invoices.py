@@ -380,7 +380,7 @@ def register(reg: Registry) -> None:
             env.write(model, ids, vals)
         for mid in ids:
             move = env.rec(model, mid)
-            for fname, value in commands.items():
+            for value in commands.values():
                 for cmd in value or []:
                     if cmd and cmd[0] == 0:
                         line = dict(cmd[2] or {}, move_id=mid)
