@@ -20,7 +20,13 @@ from simple_history.utils import bulk_create_with_history
 
 from controlplane.core.actors import acting
 from controlplane.sync import registry
-from controlplane.sync.dispatch import WORKER_ACTOR, apply_outcome, batch_size_for, open_dead_exception
+from controlplane.sync.dispatch import (
+    WORKER_ACTOR,
+    apply_outcome,
+    batch_size_for,
+    open_dead_exception,
+    save_finished,
+)
 from controlplane.sync.kick import kick
 from controlplane.sync.models import AttemptOutcome, JobState, OutboxJob, SyncAttempt, SyncMode, SyncPolicy
 from controlplane.sync.registry import JobOutcome
@@ -28,7 +34,7 @@ from controlplane.sync.registry import JobOutcome
 logger = logging.getLogger(__name__)
 
 
-def recover_expired_leases(*, now: datetime | None = None, limit: int = 500) -> int:
+def recover_expired_leases(*, now: datetime | None = None, limit: int = 200) -> int:
     """In-flight jobs whose lease ran out were held by a worker that died (or hung past the hard
     time limit): record the lost try and send each back to retry (or dead when out of tries)."""
     now = now or timezone.now()
@@ -38,7 +44,7 @@ def recover_expired_leases(*, now: datetime | None = None, limit: int = 500) -> 
             OutboxJob.objects.filter(state=JobState.IN_FLIGHT, lease_until__lt=now)
             .select_for_update(skip_locked=True, of=("self",)).select_related("target", "content_type").order_by("id")[:limit]
         )
-        attempts = []
+        attempts, dead = [], []
         for job in jobs:
             attempts.append(SyncAttempt(
                 job=job, number=job.attempts, started_at=job.claimed_at or now,
@@ -49,13 +55,14 @@ def recover_expired_leases(*, now: datetime | None = None, limit: int = 500) -> 
             ))
             outcome = JobOutcome("retry", error=f"worker {job.claimed_by} lost the job (lease expired)",
                                  error_class="LeaseExpired")
-            went_dead = apply_outcome(job, outcome, registry.get(job.operation), now)
-            job.save()
-            if went_dead:
-                open_dead_exception(job)
+            if apply_outcome(job, outcome, registry.get(job.operation), now):
+                dead.append(job)
             recovered += 1
+        save_finished(jobs, "lease expired: worker lost")
         if attempts:
             bulk_create_with_history(attempts, SyncAttempt, default_change_reason="lease expired")
+        for job in dead:
+            open_dead_exception(job)
     if recovered:
         logger.warning("recovered %d job(s) with an expired lease", recovered)
     return recovered
