@@ -149,7 +149,7 @@ def expense_mark_posted(*, actor: Actor, expense_id, revision: int, odoo_ref: st
         expense.save()
         ExpensePosting.objects.create(
             expense=expense, revision=expense.posting_revision, reference=expense.posting_reference,
-            odoo_ref=str(odoo_ref or ""), document_name=document_name or "",
+            odoo_ref=str(odoo_ref or "")[:255], document_name=(document_name or "")[:255],
             amount_total=amount_total, amount_tax=amount_tax,
         )
         emit(actor, "expense.posted", expense, odoo_ref=str(odoo_ref or ""), document_name=document_name,
