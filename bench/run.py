@@ -6,7 +6,7 @@ Runs, one after the other on this machine, and prints one table of ratios measur
   (each run as ``python -m bench.api`` / ``python -m bench.odoo`` with ``BENCH_QUICK`` passed on;
   their last output line, a JSON object of ``{"figure": {"value", "unit", "baseline",
   "baseline_unit", "ratio", "note"}}``, becomes rows of the table, anything else is shown as is);
-- end to end (``bench.e2e``) at two sizes, 1,000 and 10,000 expenses (quick: 100 and 1,000), from
+- end to end (``bench.e2e``) at two sizes, 1,000 and 10,000 expenses (quick: 50 and 500), from
   the first API call until every expense is posted in the sandbox (realistic latency profile):
   single vs bulk ingest, approvals and reviews per second, growth (must be at most 11× for 10× the
   work) and the workers' peak memory.
@@ -99,7 +99,7 @@ def table(rows: list[list[str]]) -> str:
 
 def main() -> int:
     quick = env_flag("BENCH_QUICK")
-    sizes = (100, 1_000) if quick else (1_000, 10_000)
+    sizes = (50, 500) if quick else (1_000, 10_000)
     started = time.monotonic()
     rows: list[list[str]] = []
     notes: list[str] = []

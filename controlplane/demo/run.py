@@ -57,6 +57,10 @@ def main() -> int:
     import django
 
     django.setup()
+    import logging
+
+    # The filesystem transport has no host; kombu says so once per connection.
+    logging.getLogger("kombu.connection").setLevel(logging.ERROR)
     from controlplane.demo.scenario import Scenario
 
     log(f"var dir {var_dir}; {count} expenses")

@@ -161,14 +161,15 @@ def _seed_entity(entity: md.LegalEntity, prefix: str) -> None:
 
 def _seed_policy(entity: md.LegalEntity, people: dict[str, md.Employee]) -> None:
     """Amounts in the entity's base currency: below 500 the manager decides; from 500 two levels
-    of the manager chain; from 2,000 the CEO as well."""
+    of the manager chain; from 2,000 the manager and the CEO (a manager's own large expense then
+    goes to the VP and the CEO: two levels there would leave nobody for the CEO's step)."""
     policy = _get(ApprovalPolicy, {"legal_entity": entity}, name=f"{entity.code} expense approvals",
                   default_sla_hours=48)
     tiers = (
         (10, "Up to 500: manager", None, Decimal("500"), [(StepKind.MANAGER, 1, None)]),
         (20, "500 to 2,000: two levels", Decimal("500"), Decimal("2000"), [(StepKind.MANAGER_CHAIN, 2, None)]),
-        (30, "From 2,000: two levels and the CEO", Decimal("2000"), None,
-         [(StepKind.MANAGER_CHAIN, 2, None), (StepKind.EMPLOYEE, 1, people["ceo"])]),
+        (30, "From 2,000: the manager and the CEO", Decimal("2000"), None,
+         [(StepKind.MANAGER, 1, None), (StepKind.EMPLOYEE, 1, people["ceo"])]),
     )
     for order, name, low, high, steps in tiers:
         rule = _get(ApprovalRule, {"policy": policy, "name": name}, order=order, min_amount=low, max_amount=high,
