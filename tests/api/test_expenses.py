@@ -32,7 +32,8 @@ def test_create_and_submit_records_event_and_lists(make_api):
     assert created.status_code == 201, created.content
     body = created.json()
     assert body["approval_state"] == "submitted"
-    assert body["lines"][0]["category"] == "TRAVEL"
+    detail = api.get(f"/api/v1/expenses/{body['id']}/").json()
+    assert detail["lines"][0]["category"] == "TRAVEL"
     listed = api.get("/api/v1/expenses/", approval_state="submitted")
     assert [e["id"] for e in listed.json()["results"]] == [body["id"]]
 
