@@ -121,7 +121,8 @@ def taxes(ctx: ImportContext, records: list[ot.OdooTax], counts: KindCounts) -> 
                         lookup={"legal_entity": entity, "code": code},
                         values={"name": t.name[:128], "rate": t.amount, "price_included": t.price_include,
                                 "active": t.active},
-                        odoo_model="account.tax", odoo_id=t.odoo_id)
+                        odoo_model="account.tax", odoo_id=t.odoo_id,
+                        data={"name": t.name, "amount": str(t.amount), "price_include": t.price_include})
 
 
 def _match_tax(ctx: ImportContext, entity: md.LegalEntity, t: ot.OdooTax) -> md.TaxCode | None:

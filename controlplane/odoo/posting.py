@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from controlplane.connections.models import ExternalSystem
@@ -79,13 +80,17 @@ def odoo_post_expenses(*, actor: Actor, system: ExternalSystem, items: Sequence[
         "lines__allocations__cost_centre__analytic_account", "lines__allocations__analytic_account", "receipts")}
     token = uuid.uuid4().hex
     todo: list[tuple[PostingItem, Expense, PostingLedger]] = []
+    claimable = []
     for item in items:
         expense = expenses.get(item.expense_id)
         problem = _unpostable(expense, item)
         if problem:
             outcomes[item.key] = ItemOutcome("permanent", problem)
-            continue
-        ledger, busy = _claim(actor, system, expense, token)
+        else:
+            claimable.append((item, expense))
+    claims = _claim(actor, system, [e for _, e in claimable], token)
+    for item, expense in claimable:
+        ledger, busy = claims[expense.pk]
         if ledger.state == LedgerState.POSTED:
             outcomes[item.key] = _mark_posted(actor, expense, ledger)
         elif busy is not None:
@@ -124,61 +129,81 @@ def _unpostable(expense: Expense | None, item: PostingItem) -> str:
     return ""
 
 
-def _claim(actor: Actor, system: ExternalSystem, expense: Expense, token: str) -> tuple[PostingLedger, float | None]:
-    """Lock the ledger row of the expense's reference and mark it in flight for us.
+def _claim(actor: Actor, system: ExternalSystem, expenses: list[Expense],
+           token: str) -> dict[int, tuple[PostingLedger, float | None]]:
+    """Mark the ledger rows of the expenses' references in flight for us, in one short transaction.
 
-    Returns ``(row, None)`` when claimed (or already posted), ``(row, seconds)`` when another
-    worker holds a live claim.
+    Rows are created on first sight (with history), locked with ``select_for_update`` where the
+    database supports it, and claimed with one conditional UPDATE — the correctness mechanism
+    on SQLite and PostgreSQL alike: a row in flight under another worker's live lease is not
+    taken. Claims and releases are operational churn and leave no history rows; the states
+    that matter (posted, failed) do. Per expense: ``(row, None)`` when claimed or already
+    posted, ``(row, seconds)`` when another worker holds a live claim.
     """
     now = timezone.now()
-    with transaction.atomic(), acting(actor, "odoo posting claimed"):
-        ledger, _ = PostingLedger.objects.select_for_update().get_or_create(
-            system=system, reference=expense.posting_reference,
-            defaults={"expense": expense, "revision": expense.posting_revision or expense.revision,
-                      "mode": expense.legal_entity.posting_mode})
-        if ledger.state == LedgerState.POSTED:
-            return ledger, None
-        if ledger.state == LedgerState.IN_FLIGHT and ledger.lease_until and ledger.lease_until > now \
-                and ledger.claim_token != token:
-            return ledger, (ledger.lease_until - now).total_seconds()
-        ledger.state = LedgerState.IN_FLIGHT
-        ledger.claim_token = token
-        ledger.lease_until = now + LEASE
-        ledger.attempts += 1
-        ledger.save()
-    return ledger, None
-
-
-def _release(actor: Actor, ledger: PostingLedger, token: str, *, state: str, error: str,
-             unknown: bool = False) -> None:
-    """End our claim (only if it is still ours) with ``state`` and the error seen."""
-    with transaction.atomic(), acting(actor, f"odoo posting {state}: {error[:200]}"):
-        row = PostingLedger.objects.select_for_update().get(pk=ledger.pk)
-        if row.claim_token != token or row.state == LedgerState.POSTED:
-            return
-        row.state = state
-        row.lease_until = None
-        row.last_error = error[:2000]
-        row.outcome_unknown = row.outcome_unknown or unknown
-        row.save()
-
-
-def _batch_failed(actor, group, exc: Exception, token: str) -> dict[Any, ItemOutcome]:
-    out = {}
-    if isinstance(exc, RetryableError):
-        unknown = isinstance(exc, UnknownOutcomeError)
-        for item, _expense, ledger, *_ in group:
-            _release(actor, ledger, token, state=LedgerState.PENDING, error=str(exc), unknown=unknown)
-            out[item.key] = ItemOutcome("retry", str(exc), retry_after=exc.retry_after)
-    else:
-        for item, _expense, ledger, *_ in group:
-            _release(actor, ledger, token, state=LedgerState.FAILED, error=str(exc))
-            out[item.key] = ItemOutcome("permanent", str(exc))
+    out: dict[int, tuple[PostingLedger, float | None]] = {}
+    if not expenses:
+        return out
+    refs = {e.posting_reference: e for e in expenses}
+    with transaction.atomic(), acting(actor, "odoo posting ledger row opened"):
+        known = set(PostingLedger.objects.filter(system=system, reference__in=list(refs))
+                    .values_list("reference", flat=True))
+        for ref, expense in refs.items():
+            if ref not in known:
+                PostingLedger.objects.get_or_create(
+                    system=system, reference=ref,
+                    defaults={"expense": expense, "revision": expense.posting_revision or expense.revision,
+                              "mode": expense.legal_entity.posting_mode})
+        rows = PostingLedger.objects.select_for_update().filter(system=system, reference__in=list(refs))
+        ids = [r.pk for r in rows]
+        free = Q(lease_until__isnull=True) | Q(lease_until__lte=now) | ~Q(state=LedgerState.IN_FLIGHT)
+        PostingLedger.objects.filter(pk__in=ids).exclude(state=LedgerState.POSTED).filter(free).update(
+            state=LedgerState.IN_FLIGHT, claim_token=token, lease_until=now + LEASE, attempts=F("attempts") + 1,
+            updated_at=now)
+        for ledger in PostingLedger.objects.filter(pk__in=ids):
+            expense = refs[ledger.reference]
+            if ledger.state == LedgerState.POSTED or ledger.claim_token == token:
+                out[expense.pk] = (ledger, None)
+            else:
+                out[expense.pk] = (ledger, max((ledger.lease_until - now).total_seconds(), 1.0))
     return out
 
 
+def _release(actor: Actor, ledgers: list[PostingLedger], token: str, *, state: str, error: str,
+             unknown: bool = False) -> None:
+    """End our claims (those still ours and not posted) with ``state`` and the error seen.
+
+    Back to ``pending`` is a conditional UPDATE (no history: the try is recorded by the
+    sync engine); ``failed`` is saved row by row so its history says why.
+    """
+    mine = PostingLedger.objects.filter(pk__in=[r.pk for r in ledgers], claim_token=token).exclude(
+        state=LedgerState.POSTED)
+    if state != LedgerState.FAILED:
+        changes = {"state": state, "lease_until": None, "last_error": error[:2000], "updated_at": timezone.now()}
+        if unknown:
+            changes["outcome_unknown"] = True
+        mine.update(**changes)
+        return
+    with transaction.atomic(), acting(actor, f"odoo posting failed: {error[:200]}"):
+        for row in mine.select_for_update():
+            row.state = state
+            row.lease_until = None
+            row.last_error = error[:2000]
+            row.save()
+
+
+def _batch_failed(actor, group, exc: Exception, token: str) -> dict[Any, ItemOutcome]:
+    ledgers = [g[2] for g in group]
+    if isinstance(exc, RetryableError):
+        _release(actor, ledgers, token, state=LedgerState.PENDING, error=str(exc),
+                 unknown=isinstance(exc, UnknownOutcomeError))
+        return {g[0].key: ItemOutcome("retry", str(exc), retry_after=exc.retry_after) for g in group}
+    _release(actor, ledgers, token, state=LedgerState.FAILED, error=str(exc))
+    return {g[0].key: ItemOutcome("permanent", str(exc)) for g in group}
+
+
 def _missing(actor, system, expense, ledger, missing: MissingMapping, token: str) -> ItemOutcome:
-    _release(actor, ledger, token, state=LedgerState.FAILED, error=missing.message)
+    _release(actor, [ledger], token, state=LedgerState.FAILED, error=missing.message)
     with transaction.atomic():
         exception_open(actor=actor, kind=ExceptionKind.MISSING_MAPPING, severity=Severity.HIGH,
                        title=f"Cannot post {expense.posting_reference}: {missing.message}"[:255],
@@ -189,7 +214,7 @@ def _missing(actor, system, expense, ledger, missing: MissingMapping, token: str
 
 
 def _post_group(actor, system, client, mode, group, token) -> dict[Any, ItemOutcome]:
-    binder = DjangoBinder(actor=actor, system=system)
+    binder = DjangoBinder(actor=actor, system=system, deferred=True)
     for _item, expense, _ledger, posting in group:
         binder.expect(posting.ref, expense)
         if mode == "expense" and len(posting.lines) > 1:
@@ -199,21 +224,26 @@ def _post_group(actor, system, client, mode, group, token) -> dict[Any, ItemOutc
         results = post_expenses(client, [g[3] for g in group], mode=mode, binder=binder)
     except (RetryableError, PermanentError) as exc:
         logger.info("odoo posting batch of %s failed: %s", len(group), exc)
+        binder.flush()  # what was created before the failure stays found by binding
         return _batch_failed(actor, group, exc, token)
+    binder.flush()
     out = {}
     for (item, expense, ledger, _posting), result in zip(group, results, strict=True):
         if isinstance(result, PostingFailure):
             state = LedgerState.PENDING if result.retryable else LedgerState.FAILED
-            _release(actor, ledger, token, state=state, error=str(result.error))
+            _release(actor, [ledger], token, state=state, error=str(result.error))
             out[item.key] = ItemOutcome("retry" if result.retryable else "permanent", str(result.error))
         elif not result.posted:
-            _record(actor, system, expense, ledger, result, posted=False)
-            _release(actor, ledger, token, state=LedgerState.PENDING,
-                     error=f"Odoo holds the document in state {result.state!r}, not posted yet")
+            with transaction.atomic():
+                _record(actor, system, expense, ledger, result, posted=False)
+                _release(actor, [ledger], token, state=LedgerState.PENDING,
+                         error=f"Odoo holds the document in state {result.state!r}, not posted yet")
             out[item.key] = ItemOutcome("retry", f"not posted yet in Odoo (state {result.state})")
         else:
-            ledger = _record(actor, system, expense, ledger, result, posted=True)
-            out[item.key] = _mark_posted(actor, expense, ledger)
+            # One commit per expense: the ledger row, its binding and the lifecycle transition.
+            with transaction.atomic():
+                ledger = _record(actor, system, expense, ledger, result, posted=True)
+                out[item.key] = _mark_posted(actor, expense, ledger)
     return out
 
 

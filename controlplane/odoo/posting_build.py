@@ -125,7 +125,9 @@ class PostingBuilder:
                 f"Category {line.category.code} has no Odoo product (import expense products or bind it).",
                 dedupe_key=f"odoo:{system}:missing:category:{line.category_id}", subject=line.category)
         tax_ids: tuple[int, ...] = ()
+        price_include = False
         if line.tax_code_id:
+            price_include = bool(self.data.get(self._key("account.tax", line.tax_code), {}).get("price_include"))
             tax_id = self.bound("account.tax", line.tax_code)
             if tax_id is None:
                 raise MissingMapping(f"Tax code {line.tax_code.code} has no Odoo tax.",
@@ -142,7 +144,9 @@ class PostingBuilder:
                                      dedupe_key=f"odoo:{system}:missing:analytic:{account.pk}", subject=account)
             distribution[str(analytic_id)] += float(allocation.percent)
         gross = line.total or line.amount
-        untaxed = line.net_amount if tax_ids and line.net_amount and line.net_amount < gross else None
+        # A bill's unit price is net of a tax Odoo adds on top; gross when Odoo's tax is included.
+        untaxed = (line.net_amount if tax_ids and not price_include and line.net_amount and line.net_amount < gross
+                   else None)
         return PostingLine(amount=Decimal(gross), description=(line.description or line.merchant or "")[:255],
                            tax_ids=tax_ids, analytic_distribution=dict(distribution),
                            untaxed_amount=untaxed, product_id=product_id)

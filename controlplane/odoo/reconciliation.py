@@ -111,6 +111,11 @@ def _differences(row: PostingLedger, result, moves: list[dict], names: Counter):
     if result is None and not own_moves:
         yield ItemKind.MISSING, "No Odoo document carries this reference.", expected, {}
         return
+    if result is not None and not result.move_ids and not own_moves:
+        found = {"odoo_model": result.odoo_model, "odoo_ids": list(result.odoo_ids), "state": result.state}
+        yield ItemKind.MISSING, f"Odoo holds the {result.odoo_model} records but no journal entry " \
+                                f"(state {result.state}).", expected, found
+        return
     duplicated = [n for n, count in names.items() if count > 1]
     if len(own_moves) > 1 or duplicated:
         found = {"moves": [{"id": m["id"], "name": m["name"], "amount_total": m["amount_total"]} for m in own_moves],

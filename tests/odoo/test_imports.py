@@ -29,8 +29,9 @@ def test_first_import_creates_master_data_and_binds_the_company(odoo_system, ent
     # then accounts, taxes, products, currencies and rates exist and are bound
     assert results["companies"]["bound"] == 1
     assert md.GLAccount.objects.filter(legal_entity=entity, code="600000").exists()
-    tax = md.TaxCode.objects.get(legal_entity=entity, rate=15)
-    assert Binding.objects.get(system=odoo_system, external_model="account.tax", object_id=str(tax.pk)).external_id == "2"
+    bound_taxes = Binding.objects.filter(system=odoo_system, external_model="account.tax")
+    assert {b.external_id for b in bound_taxes} >= {"2"}
+    assert md.TaxCode.objects.get(pk=bound_taxes.get(external_id="2").object_id).rate == 15
     assert md.ExpenseCategory.objects.filter(code="FOOD", name="Meals").exists()
     assert md.CategoryAccounting.objects.filter(category__code="FOOD", legal_entity=entity).exists()
     assert md.ExchangeRate.objects.get(from_currency__code="USD", to_currency__code="EUR").source == "odoo"
@@ -84,12 +85,12 @@ def test_import_does_not_overwrite_what_odoo_does_not_own(odoo_system, entity, w
     assert not md.GLAccount.objects.exists()
 
 
-def test_a_company_without_a_legal_entity_is_reported_unmatched(odoo_system, worker):
+def test_a_company_without_a_legal_entity_is_reported_unmatched(odoo_system, worker, rpc):
     # given no legal entity named like the Odoo company
     # when importing companies
     results = odoo_import_masterdata(actor=worker, system=odoo_system, kinds=("companies", "accounts"))
     # then the company is unmatched, with a hint, and its accounts have nowhere to go
-    assert results["companies"]["unmatched"] == 1
+    assert results["companies"]["unmatched"] == len(rpc("res.company", "search", []))
     assert "legal_entity" in results["companies"]["errors"][0]
     assert results["accounts"]["unmatched"] > 0
 

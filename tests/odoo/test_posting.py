@@ -37,7 +37,8 @@ def mapped(odoo_system, entity, worker, mode):
     entity.save()
     return {
         "category": md.ExpenseCategory.objects.get(code="FOOD"),
-        "tax": md.TaxCode.objects.get(legal_entity=entity, rate=15),
+        "tax": md.TaxCode.objects.get(pk=Binding.objects.get(system=odoo_system, external_model="account.tax",
+                                                             external_id="2").object_id),
         "analytic": md.AnalyticAccount.objects.get(legal_entity=entity, name="Sandbox Project"),
     }
 
