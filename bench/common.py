@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from pathlib import Path
+
+from controlplane.demo.pg import drop_postgres, fresh_postgres_url  # noqa: F401 - re-exported
 
 
 def group_peak_rss_mb(pgid: int) -> float:
@@ -26,26 +27,6 @@ def group_peak_rss_mb(pgid: int) -> float:
         except (OSError, ValueError, IndexError):
             continue
     return round(peak / 1024, 1)
-
-
-def fresh_postgres_url(base_url: str) -> tuple[str, str]:
-    """A new, empty database on the server of ``base_url`` (``postgres://…/name``); returns its URL
-    and name. The caller drops it with :func:`drop_postgres`."""
-    import psycopg
-
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = base_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return base_url.rsplit("/", 1)[0] + f"/{name}", name
-
-
-def drop_postgres(base_url: str, name: str) -> None:
-    import psycopg
-
-    admin = base_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def last_json(text: str) -> dict | None:

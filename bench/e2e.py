@@ -5,7 +5,7 @@ A fresh stack (own directory; PostgreSQL + Redis when ``BENCH_DATABASE_URL`` /
 realistic latency profile. Measured, from the first API call to the last expense posted:
 
 - single creates: ``min(200, N/5)`` expenses created and submitted one request each;
-- bulk ingest: the rest through ``/expenses/bulk/`` (500 per request, submitted);
+- bulk ingest: the rest through ``/expenses/bulk/`` (``BENCH_BULK``, 100 per request, submitted);
 - approvals: every expense approved by its manager over the API;
 - finance reviews over the API, which queue the postings;
 - posting: the workers post in batch windows (every 5 s) until every expense is posted;
@@ -28,6 +28,7 @@ from controlplane.demo.client import ApiClient
 from controlplane.demo.run import prepare_environment
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "6"))
+BULK = int(os.environ.get("BENCH_BULK", "100"))
 
 
 def _item(i: int, entity: str, currency: str, employee: str, run: str) -> dict:
@@ -56,7 +57,7 @@ def measure(n: int, log) -> dict:
                         workers=int(os.environ.get("BENCH_WORKERS", "1")))
     try:
         scenario.start()
-        api = ApiClient(scenario.stack.web_url, scenario.platform_token)
+        api = ApiClient(scenario.stack.web_url, scenario.platform_token, timeout=600)
         run = f"b{int(time.time())}"
         people = [("US01", "USD", "US-EMP1", "US-MGR", "US-FIN"), ("US01", "USD", "US-EMP2", "US-MGR", "US-FIN"),
                   ("FR01", "EUR", "FR-EMP1", "FR-MGR", "FR-FIN")]
@@ -71,7 +72,7 @@ def measure(n: int, log) -> dict:
         created = _pool(create, items[:singles])
         single_s = time.monotonic() - began
         t_bulk = time.monotonic()
-        chunks = [items[k:k + 500] for k in range(singles, n, 500)]
+        chunks = [items[k:k + BULK] for k in range(singles, n, BULK)]
 
         def bulk(chunk):
             answer = api.post("expenses/bulk/", {"items": [c[0] for c in chunk]})

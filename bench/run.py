@@ -2,10 +2,10 @@
 
 Runs, one after the other on this machine, and prints one table of ratios measured in this run:
 
-- the API engineer's ``bench/api`` and the Odoo engineer's ``bench/odoo`` suites, when present
-  (each run as ``python -m bench.api`` / ``python -m bench.odoo`` with ``BENCH_QUICK`` passed on;
-  their last output line, a JSON object of ``{"figure": {"value", "unit", "baseline",
-  "baseline_unit", "ratio", "note"}}``, becomes rows of the table, anything else is shown as is);
+- the API engineer's ``bench/api/run.py`` (on a scratch directory or database) and the Odoo
+  engineer's ``bench/odoo/run.py``, with shorter arguments under ``BENCH_QUICK`` (see ``PEERS``);
+  a last output line that is a JSON object of ``{"figure": {"value", "unit", "baseline",
+  "baseline_unit", "ratio", "note"}}`` becomes rows of the table, else its plain table does;
 - end to end (``bench.e2e``) at two sizes, 1,000 and 10,000 expenses (quick: 50 and 500), from
   the first API call until every expense is posted in the sandbox (realistic latency profile):
   single vs bulk ingest, approvals and reviews per second, growth (must be at most 11× for 10× the
@@ -31,22 +31,49 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 
 
-def _run(args: list[str], *, timeout: float) -> tuple[int, str, str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def _run(args: list[str], *, timeout: float, env: dict | None = None) -> tuple[int, str, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     return proc.returncode, proc.stdout, proc.stderr
 
 
+# How each peer suite runs; ``quick`` arguments keep BENCH_QUICK short. bench/api uses the
+# DATABASE_URL it is given (SQLite under CONTROLPLANE_VAR_DIR by default): it gets a scratch directory.
+PEERS = {
+    "api": {"args": ["bench/api/run.py"], "quick": ["--n", "100", "--seconds", "5", "--bulk-requests", "2"]},
+    "odoo": {"args": ["-m", "bench.odoo.run"], "quick": ["--quick"]},
+}
+
+
+def _text_rows(out: str) -> list[list[str]]:
+    """Rows of a plain table (``name  value  note``, two or more spaces apart)."""
+    import re
+
+    rows = []
+    for line in out.splitlines():
+        parts = [p for p in re.split(r"\s{2,}", line.strip()) if p]
+        if len(parts) >= 2 and not line.startswith(("[", "{")):
+            rows.append([parts[0], parts[1], "", parts[2] if len(parts) > 2 else ""])
+    return rows
+
+
 def peer_suite(name: str, quick: bool) -> tuple[list[list[str]], str]:
-    """Rows from ``bench/<name>`` if it has a runnable module, else a note."""
-    package = ROOT / "bench" / name
-    if not ((package / "__main__.py").exists() or (package / "run.py").exists()):
+    """Rows from ``bench/<name>`` if it is present, else a note."""
+    import tempfile
+
+    if not (ROOT / "bench" / name / "run.py").exists():
         return [], f"bench/{name}: not present in this checkout"
-    module = f"bench.{name}" if (package / "__main__.py").exists() else f"bench.{name}.run"
-    code, out, err = _run([sys.executable, "-m", module] + (["--quick"] if quick else []), timeout=3600)
+    spec = PEERS[name]
+    env = {"CONTROLPLANE_VAR_DIR": tempfile.mkdtemp(prefix=f"bench-{name}-")}
+    if os.environ.get("BENCH_DATABASE_URL") and name == "api":
+        from controlplane.demo.pg import fresh_postgres_url
+
+        env["DATABASE_URL"], _ = fresh_postgres_url(os.environ["BENCH_DATABASE_URL"], prefix="bench_api")
+    code, out, err = _run([sys.executable, *spec["args"], *(spec["quick"] if quick else [])], timeout=3600, env=env)
     figures = last_json(out)
-    if code != 0 or figures is None:
-        return [], f"bench/{name} (exit {code}):\n{(out + err)[-2000:]}"
+    if figures is None:
+        rows = [[f"{name}: {r[0]}", *r[1:]] for r in _text_rows(out)]
+        return rows, "" if rows and code == 0 else f"bench/{name} (exit {code}):\n{(out + err)[-2000:]}"
     rows = []
     for figure, v in figures.items():
         if not isinstance(v, dict):
@@ -55,8 +82,9 @@ def peer_suite(name: str, quick: bool) -> tuple[list[list[str]], str]:
         value = f"{v.get('value')} {v.get('unit', '')}".strip()
         baseline = f"{v.get('baseline', '')} {v.get('baseline_unit', '')}".strip()
         ratio = v.get("ratio")
-        rows.append([figure, value, baseline, f"{ratio}×" if ratio is not None else v.get("note", "")])
-    return rows, ""
+        note = v.get("note", "")
+        rows.append([figure, value, baseline, f"{ratio}× ({note})" if ratio is not None else note])
+    return rows, "" if code == 0 else f"bench/{name} exited {code}"
 
 
 def e2e(n: int) -> dict:

@@ -52,8 +52,13 @@ def main() -> int:
     count = env_int("DEMO_EXPENSES", 300)
     var_dir = Path(os.environ.get("DEMO_VAR_DIR") or tempfile.mkdtemp(prefix="controlplane-demo-"))
     var_dir.mkdir(parents=True, exist_ok=True)
-    prepare_environment(var_dir, database_url=os.environ.get("DEMO_DATABASE_URL", ""),
-                        broker_url=os.environ.get("DEMO_BROKER_URL", ""))
+    database_url = os.environ.get("DEMO_DATABASE_URL", "")
+    if database_url.startswith(("postgres://", "postgresql://")):
+        from controlplane.demo.pg import fresh_postgres_url
+
+        database_url, name = fresh_postgres_url(database_url)  # kept afterwards, like the directory
+        log(f"PostgreSQL database {name}")
+    prepare_environment(var_dir, database_url=database_url, broker_url=os.environ.get("DEMO_BROKER_URL", ""))
     import django
 
     django.setup()
@@ -72,7 +77,8 @@ def main() -> int:
     result["elapsed_s"] = round(time.monotonic() - started, 1)
     result["var_dir"] = str(var_dir)
     log(f"kept {var_dir}; open the admin on it with:")
-    print(f"    CONTROLPLANE_VAR_DIR={var_dir} .venv/bin/python manage.py runserver   "
+    db = f"DATABASE_URL={database_url} " if database_url else ""
+    print(f"    {db}CONTROLPLANE_VAR_DIR={var_dir} .venv/bin/python manage.py runserver   "
           f"# then http://127.0.0.1:8000/admin/ as admin / demo-pass-1234", flush=True)
     print(json.dumps(result), flush=True)
     return 0
