@@ -31,7 +31,10 @@ def prepare_environment(var_dir: Path, *, database_url: str = "", broker_url: st
     """Point this process and every child at ``var_dir`` (SQLite and the filesystem broker unless
     URLs are given). Must run before Django is set up."""
     os.environ["CONTROLPLANE_VAR_DIR"] = str(var_dir)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings.base")
+    # Never inherit a caller's profile (pytest's test settings give each process its own media
+    # directory: the workers would not find the receipts the web server stored).
+    os.environ["DJANGO_SETTINGS_MODULE"] = os.environ.get("DEMO_SETTINGS_MODULE", "controlplane.settings.base")
+    os.environ.pop("MEDIA_ROOT", None)
     for name, value in (("DATABASE_URL", database_url), ("CELERY_BROKER_URL", broker_url)):
         if value:
             os.environ[name] = value

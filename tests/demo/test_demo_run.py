@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.timeout(1800)
 def test_demo_with_40_expenses_posts_without_duplicates_or_losses(tmp_path):
     # given a fresh directory and 40 expenses (enough for every planted problem)
-    env = {**os.environ, "DEMO_EXPENSES": "40", "DEMO_VAR_DIR": str(tmp_path / "demo")}
+    env = {**os.environ, "DEMO_EXPENSES": "40", "DEMO_VAR_DIR": str(tmp_path / "demo"),
+           "DJANGO_SETTINGS_MODULE": "controlplane.settings.base"}
     # when the demo runs
     proc = subprocess.run([sys.executable, "-m", "controlplane.demo"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=1700)
