@@ -22,6 +22,21 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 _keys = itertools.count()
 
 
+@pytest.fixture(autouse=True)
+def _keep_test_connection():
+    """Calling the WSGI app directly sends ``request_finished``, whose receiver closes the
+    database connection when it is inside a transaction (so does ``request_started``) — the test's own transaction on
+    PostgreSQL. Django's test client disconnects it for the same reason; so do we."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
+
+
 @pytest.fixture
 def bearer(make_api):
     return make_api("expenses-app", entities=("US01", "FR01")).client._credentials["HTTP_AUTHORIZATION"]
