@@ -98,7 +98,7 @@ class Stack:
         py = sys.executable
         cmds = {
             "web": [py, "-m", "gunicorn", "controlplane.wsgi:application", "--bind", f"{self.host}:{self.web_port}",
-                    "--workers", str(self.web_workers), "--timeout", "120", "--graceful-timeout", "5",
+                    "--workers", str(self.web_workers), "--timeout", "600", "--graceful-timeout", "5",
                     "--access-logfile", "-" if self.foreground_logs else str(self._logs() / "web-access.log")],
             "beat": [py, "-m", "celery", "-A", "controlplane", "beat", "--loglevel", "INFO",
                      "--schedule", str(self.var_dir / "celerybeat-schedule")],
