@@ -24,6 +24,8 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 from django_fsm import can_proceed
+from simple_history.models import DeletedObject
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from controlplane.approvals.models import ApprovalStep, StepStatus
 from controlplane.core.actors import Actor
@@ -143,6 +145,15 @@ def run_transition(name: str, *, user, expense_id, note: str = "", payment_refer
     if name == "archive":
         return services.expense_archive(actor=actor, expense_id=expense_id)
     raise Http404(name)
+
+
+class DiffHelper(HistoricalRecordContextHelper):
+    """The history diff, with an empty foreign key shown as "—" (not as a deleted object)."""
+
+    def prepare_delta_change_value(self, change, value):
+        if isinstance(value, DeletedObject) and value.pk is None:
+            return "—"
+        return super().prepare_delta_change_value(change, value)
 
 
 # --- inlines (read-only) ------------------------------------------------------------------
@@ -270,6 +281,9 @@ class ExpenseAdmin(AuditedAdmin):
             pending_approver=Subquery(waiting),
         )
 
+    def get_historical_record_context_helper(self, request, historical_record):
+        return DiffHelper(self.model, historical_record)
+
     # --- columns --------------------------------------------------------------------------
     @admin.display(description="expense", ordering="public_id")
     def short_id(self, obj):
@@ -355,6 +369,10 @@ class ExpenseAdmin(AuditedAdmin):
                  "show_delete": False,
                  "expense_transitions": available_transitions(expense, request.user) if allowed else []}
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"can_reconcile": self.has_change_permission(request)}
+        return super().changelist_view(request, {**extra, **(extra_context or {})})
 
     def get_urls(self):
         view = self.admin_site.admin_view

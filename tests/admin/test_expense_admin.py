@@ -77,6 +77,7 @@ def test_finance_review_button_calls_the_service_and_history_names_user_and_reas
     assert "finance reviewed: receipts checked" in history and "finops" in history
     assert "manager_approved&nbsp;&rarr;&nbsp;finance_reviewed" in history
     assert "expenses-app" in history  # the source system's own changes
+    assert "Deleted" not in history  # an empty foreign key is "—", not a deleted object
 
 
 def test_segregation_of_duties_refusal_is_shown_and_nothing_changes(client, finops, world):
@@ -159,6 +160,8 @@ def test_auditor_sees_no_transition_and_is_refused(client, auditor, world):
     page = client.get(change_url(expense))
     assert page.status_code == 200 and page.context["expense_transitions"] == []
     assert "/transition/" not in page.content.decode()
+    assert "reconcile-with-odoo" not in client.get("/admin/expenses/expense/").content.decode()
+    assert client.post("/admin/expenses/expense/reconcile/", {"system": "1"}).status_code == 403
     assert client.post(transition_url(expense, "finance_review"), {"note": "x"}).status_code == 403
     assert "finance_review_selected" not in client.get("/admin/expenses/expense/").context["cl"].model_admin \
         .get_actions(client.get("/admin/expenses/expense/").wsgi_request)
