@@ -23,8 +23,14 @@ from typing import Any
 
 from controlplane.core.errors import FieldProblem, ValidationFailed
 from controlplane.core.money import convert, quantize
+from controlplane.expenses.bulk import (
+    LineCodes,
+    RateBook,
+    bulk_delete_with_history,
+    bulk_insert_with_history,
+    bulk_save_with_history,
+)
 from controlplane.masterdata import models as md
-from controlplane.masterdata.selectors import RateNotFound, exchange_rate_for
 
 HUNDRED = Decimal("100")
 MATERIAL_LINE_KEYS = ("date", "category", "amount", "currency", "tax_code", "allocations")
@@ -118,15 +124,6 @@ def _text(value, path: str, problems: _Problems, max_length: int = 255) -> str:
     return text[:max_length]
 
 
-def _tax_code(value, entity: md.LegalEntity, path: str, problems: _Problems) -> md.TaxCode | None:
-    # A code unknown in the entity but known elsewhere is kept: the policy check
-    # "tax code of another entity" reports it on submission, with its field.
-    if isinstance(value, (md.TaxCode, int)):
-        return _lookup(md.TaxCode, value, path, problems)
-    own = md.TaxCode.objects.filter(legal_entity=entity, code=str(value)).first()
-    return own or _lookup(md.TaxCode, value, path, problems)
-
-
 def parse_content(data: dict[str, Any], current: ContentIn | None = None) -> ContentIn:
     """Validate ``data`` (merged over ``current`` when amending) into :class:`ContentIn`.
     Raises :class:`ValidationFailed` listing every field problem at once."""
@@ -167,14 +164,15 @@ def _parse_lines(raw_lines, entity, employee, currency, problems: _Problems) -> 
         problems.add("lines", "required", "At least one line is required.")
         return []
     places = currency.minor_units
+    codes = LineCodes(raw_lines, entity, currency)
     lines = []
     for i, raw in enumerate(raw_lines):
         p = f"lines.{i}"
         date = _date(raw.get("date"), f"{p}.date", problems)
-        category = _lookup(md.ExpenseCategory, raw.get("category"), f"{p}.category", problems)
+        category = codes.find(codes.categories, raw.get("category"), f"{p}.category", problems)
         if raw.get("category") in (None, ""):
             problems.add(f"{p}.category", "required", "A category is required.")
-        line_currency = _lookup(md.Currency, raw.get("currency") or currency, f"{p}.currency", problems)
+        line_currency = codes.find(codes.currencies, raw.get("currency") or currency, f"{p}.currency", problems)
         if line_currency is not None and line_currency.pk != currency.pk:
             problems.add(f"{p}.currency", "currency_mismatch", f"Lines are in the expense currency ({currency.code}).")
         amount = _decimal(raw.get("amount"), f"{p}.amount", problems, places)
@@ -182,9 +180,9 @@ def _parse_lines(raw_lines, entity, employee, currency, problems: _Problems) -> 
             problems.add(f"{p}.amount", "not_positive", "The amount must be greater than zero.")
         tax = None
         if raw.get("tax_code"):
-            tax = _tax_code(raw["tax_code"], entity, f"{p}.tax_code", problems)
+            tax = codes.tax_code(raw["tax_code"], f"{p}.tax_code", problems)
         elif category is not None and "tax_code" not in raw:
-            mapping = md.CategoryAccounting.objects.filter(category=category, legal_entity=entity).first()
+            mapping = codes.accounting(category)
             tax = mapping.default_tax if mapping else None
         allocations = []
         for j, rawa in enumerate(raw.get("allocations") or []):
@@ -194,11 +192,10 @@ def _parse_lines(raw_lines, entity, employee, currency, problems: _Problems) -> 
                 problems.add(f"{ap}.percent", "out_of_range", "Between 0 (exclusive) and 100.")
             allocations.append(AllocationIn(
                 percent=percent or Decimal(0),
-                project=_lookup(md.Project, rawa.get("project"), f"{ap}.project", problems, legal_entity=entity),
-                cost_centre=_lookup(md.CostCentre, rawa.get("cost_centre"), f"{ap}.cost_centre", problems,
-                                    legal_entity=entity),
-                analytic_account=_lookup(md.AnalyticAccount, rawa.get("analytic_account"), f"{ap}.analytic_account",
-                                         problems, legal_entity=entity),
+                project=codes.find(codes.projects, rawa.get("project"), f"{ap}.project", problems),
+                cost_centre=codes.find(codes.cost_centres, rawa.get("cost_centre"), f"{ap}.cost_centre", problems),
+                analytic_account=codes.find(codes.analytic_accounts, rawa.get("analytic_account"),
+                                            f"{ap}.analytic_account", problems),
             ))
         if not allocations:
             allocations = [AllocationIn(percent=HUNDRED, cost_centre=employee.cost_centre if employee else None)]
@@ -227,7 +224,8 @@ def tax_split(amount: Decimal, tax: md.TaxCode | None, places: int) -> tuple[Dec
 def content_from_expense(expense) -> ContentIn:
     """The stored content of ``expense`` as :class:`ContentIn` (the base for amendments)."""
     lines = []
-    for line in expense.lines.select_related("category", "currency", "tax_code").prefetch_related("allocations"):
+    allocations = ("allocations__project", "allocations__cost_centre", "allocations__analytic_account")
+    for line in expense.lines.select_related("category", "currency", "tax_code").prefetch_related(*allocations):
         lines.append(LineIn(
             date=line.date, category=line.category, amount=line.amount, currency=line.currency,
             merchant=line.merchant, description=line.description, tax_code=line.tax_code,
@@ -289,7 +287,8 @@ def write_content(expense, content: ContentIn) -> None:
     expense.purpose = content.purpose
     expense.currency = content.currency
     base = content.legal_entity.base_currency
-    existing = {line.position: line for line in expense.lines.all()} if expense.pk else {}
+    existing = {line.position: line for line in expense.lines.prefetch_related("allocations")} if expense.pk else {}
+    rates = RateBook()
     totals = {"total": Decimal(0), "tax": Decimal(0), "base": Decimal(0)}
     base_known = True
     places = content.currency.minor_units
@@ -300,10 +299,7 @@ def write_content(expense, content: ContentIn) -> None:
         row.date, row.category, row.currency = line_in.date, line_in.category, line_in.currency
         row.merchant, row.description, row.amount = line_in.merchant, line_in.description, line_in.amount
         row.tax_code, row.net_amount, row.tax_amount, row.total = line_in.tax_code, net, tax, gross
-        try:
-            quote = exchange_rate_for(from_currency=line_in.currency.code, to_currency=base.code, on=line_in.date)
-        except RateNotFound:
-            quote = None
+        quote = rates.quote(line_in.currency.code, base.code, line_in.date)
         if quote is None:
             row.exchange_rate = row.exchange_rate_date = row.amount_base = None
             row.exchange_rate_source = ""
@@ -332,18 +328,39 @@ def save_pending_lines(expense) -> None:
 
 
 def _save_lines(expense, rows, leftovers) -> None:
-    from controlplane.expenses.models import ExpenseAllocation
+    """Delete ``leftovers``, save the kept lines and insert the new ones (each with its history
+    row), and replace the allocations that differ — in a fixed number of queries, whatever the
+    number of lines and allocations."""
+    from controlplane.expenses.models import ExpenseAllocation, ExpenseLine
 
-    for row in leftovers.values():
-        row.delete()
-    for row, line_in in rows:
+    if leftovers:
+        # A queryset delete still sends each row's delete signal (history), with fewer queries.
+        ExpenseLine.objects.filter(pk__in=[row.pk for row in leftovers.values()]).delete()
+    new_rows, old_rows = [], []
+    for row, _ in rows:
         row.expense = expense
-        row.save()
-        wanted = [(a.percent, a.project, a.cost_centre, a.analytic_account) for a in line_in.allocations]
-        have = [(a.percent, a.project, a.cost_centre, a.analytic_account) for a in row.allocations.all()]
-        if wanted != have:
-            row.allocations.all().delete()
-            for percent, project, cost_centre, analytic in wanted:
-                ExpenseAllocation.objects.create(
-                    line=row, percent=percent, project=project, cost_centre=cost_centre, analytic_account=analytic
-                )
+        (new_rows if row.pk is None else old_rows).append(row)
+    bulk_save_with_history(ExpenseLine, old_rows)
+    bulk_insert_with_history(ExpenseLine, new_rows)
+    new_ids = {id(row) for row in new_rows}
+    stale, fresh = [], []
+    for row, line_in in rows:
+        wanted = [(a.percent, _pk(a.project), _pk(a.cost_centre), _pk(a.analytic_account))
+                  for a in line_in.allocations]
+        # Existing lines come with their allocations prefetched; new lines have none yet.
+        current = [] if id(row) in new_ids else list(row.allocations.all())
+        have = [(a.percent, a.project_id, a.cost_centre_id, a.analytic_account_id) for a in current]
+        if wanted == have:
+            continue
+        stale.extend(current)
+        fresh.extend(
+            ExpenseAllocation(line=row, percent=a.percent, project=a.project, cost_centre=a.cost_centre,
+                              analytic_account=a.analytic_account)
+            for a in line_in.allocations
+        )
+    bulk_delete_with_history(ExpenseAllocation, stale)
+    bulk_insert_with_history(ExpenseAllocation, fresh)
+
+
+def _pk(obj):
+    return obj.pk if obj is not None else None
