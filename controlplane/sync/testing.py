@@ -8,6 +8,7 @@ SyncAttempt rows), so a test can check what a separate worker process did.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 
@@ -61,43 +62,17 @@ register("test.webhook", handler=always_failing_handler, queue="webhooks",
          retry_schedule=[5, 300, 1800, 7200, 18000, 36000, 36000])
 
 
-# --- Odoo posting stand-in for the fault-injection test --------------------------------------
-_odoo_cache: dict[tuple, tuple] = {}
+# --- Odoo posting under test leases -----------------------------------------------------------
+def _shorten_odoo_ledger_lease() -> None:
+    """A worker started by a test may shorten the posting ledger's claim lease
+    (``SYNC_TEST_ODOO_LEDGER_LEASE_SECONDS``) like the test shortens the outbox lease: a killed
+    worker's claim then expires in seconds instead of ten minutes. It must still outlive the
+    hard time limit, as in production."""
+    seconds = os.environ.get("SYNC_TEST_ODOO_LEDGER_LEASE_SECONDS")
+    if seconds:
+        from controlplane.odoo import posting
+
+        posting.LEASE = dt.timedelta(seconds=float(seconds))
 
 
-def _odoo(system):
-    """A client for ``system`` and the (journal, debit account, credit account) ids to post with."""
-    from integrations.odoo.client import OdooClient, OdooConfig
-
-    creds = system.credential_values()
-    client = OdooClient(OdooConfig(url=system.endpoint, db=system.database, login=creds.get("login", ""),
-                                   password=creds.get("password", ""), protocol=system.protocol or "xmlrpc",
-                                   timeout=float(system.timeout_seconds)))
-    key = (system.endpoint, system.database)
-    if key not in _odoo_cache:
-        journal = client.search_read("account.journal", [("type", "=", "general")], ["id"], limit=1)[0]["id"]
-        expense = client.search_read("account.account", [("account_type", "=", "expense")], ["id"], limit=1)[0]["id"]
-        payable = client.search_read("account.account", [("account_type", "=", "liability_payable")], ["id"],
-                                     limit=1)[0]["id"]
-        _odoo_cache[key] = (journal, expense, payable)
-    return client, _odoo_cache[key]
-
-
-def odoo_post_move_handler(jobs):
-    """Posts one ``account.move`` per job (``payload``: ``ref``, ``amount``), idempotently: search
-    by our reference first, then create what is missing in one call. A dropped answer raises a
-    retryable error for the batch; the retry finds what the lost call committed."""
-    client, (journal, expense, payable) = _odoo(jobs[0].target)
-    by_ref = {j.payload["ref"]: j for j in jobs}
-    found = {r["ref"]: r["id"] for r in client.search_read("account.move", [("ref", "in", list(by_ref))], ["ref"])}
-    missing = [ref for ref in by_ref if ref not in found]
-    created = client.create("account.move", [{
-        "ref": ref, "move_type": "entry", "journal_id": journal,
-        "line_ids": [(0, 0, {"account_id": expense, "debit": float(by_ref[ref].payload["amount"]), "credit": 0.0}),
-                     (0, 0, {"account_id": payable, "debit": 0.0, "credit": float(by_ref[ref].payload["amount"])})],
-    } for ref in missing])
-    found.update(zip(missing, created, strict=True))
-    return {j.pk: JobOutcome.ok({"move_id": found[ref], "created": ref in missing}) for ref, j in by_ref.items()}
-
-
-register("test.odoo_post_move", handler=odoo_post_move_handler, queue="odoo", batch_size=20, max_attempts=60)
+_shorten_odoo_ledger_lease()

@@ -122,10 +122,13 @@ def worker(name: str, broker_url: str, log_dir: Path, *, concurrency: int = 2, *
     return Proc(name, cmd, process_env(broker_url, **env), log_dir)
 
 
-def beat(broker_url: str, log_dir: Path, **env: str) -> Proc:
-    """Celery beat with the code schedule only (the relay), state file in ``log_dir``."""
-    cmd = [CELERY, "-A", "controlplane", "beat", "-S", "celery.beat:PersistentScheduler",
-           "-s", str(Path(log_dir) / "beat-schedule"), "-l", "INFO"]
+def beat(broker_url: str, log_dir: Path, *, database_schedule: bool = False, **env: str) -> Proc:
+    """Celery beat with the code schedule only (the relay), state file in ``log_dir``; with
+    ``database_schedule`` the production scheduler instead (django-celery-beat: the relay plus
+    the sync policies' batch windows stored in the database)."""
+    scheduler = ["-S", "django_celery_beat.schedulers:DatabaseScheduler"] if database_schedule else [
+        "-S", "celery.beat:PersistentScheduler", "-s", str(Path(log_dir) / "beat-schedule")]
+    cmd = [CELERY, "-A", "controlplane", "beat", *scheduler, "-l", "INFO"]
     return Proc("beat", cmd, process_env(broker_url, **env), log_dir)
 
 
