@@ -6,6 +6,9 @@ import os
 
 from celery import Celery
 
+from controlplane.core import broker
+
+broker.install()  # atomic message files for the embedded filesystem broker
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings.base")
 
 app = Celery("controlplane")
