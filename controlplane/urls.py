@@ -1,9 +1,4 @@
-"""URL map: admin, API v1 with its schema and docs, health and metrics.
-
-Each app owns its own ``urls.py``; an app's routes appear here once it has one.
-"""
-
-from importlib.util import find_spec
+"""URL map: admin, API v1 with its schema and docs, health and metrics."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -13,11 +8,8 @@ from controlplane.core import views as core_views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", core_views.health, name="health"),
+    # /api/v1/…, /api/schema/, /api/docs/
+    path("api/", include("controlplane.api.urls")),
+    # /metrics, /health/ready
+    path("", include("controlplane.observability.urls")),
 ]
-
-# /api/v1/…, /api/schema/, /api/docs/
-if find_spec("controlplane.api.urls"):
-    urlpatterns.append(path("api/", include("controlplane.api.urls")))
-# /metrics, /health/ready
-if find_spec("controlplane.observability.urls"):
-    urlpatterns.append(path("", include("controlplane.observability.urls")))
