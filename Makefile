@@ -29,6 +29,10 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.run
 
+## sandbox: the Odoo sandbox alone on :8069 (state in var/odoo-sandbox.sqlite3)
+sandbox: $(STAMP)
+	$(PY) -m integrations.odoo.sandbox --host 127.0.0.1 --port 8069 --db-path var/odoo-sandbox.sqlite3
+
 ## test: the whole test suite (SQLite and the embedded broker unless DATABASE_URL / CELERY_BROKER_URL say otherwise)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
