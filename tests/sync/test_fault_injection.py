@@ -42,7 +42,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.
 
 JOBS = int(os.environ.get("SYNC_CHAOS_JOBS", "300"))  # 2,000 is the target; see docs/sync-engine.md
 MODE = os.environ.get("SYNC_CHAOS_MODE", "expense")
-DEADLINE_S = float(os.environ.get("SYNC_CHAOS_DEADLINE_S", "420"))
+DEADLINE_S = float(os.environ.get("SYNC_CHAOS_DEADLINE_S", "900"))
+# Faults are injected during the first half of the deadline; the rest lets the fleet settle,
+# so a slow host ends with every job decided rather than with a worker killed mid-batch.
+CHAOS_WINDOW_S = DEADLINE_S / 2
 DROP_RATE = 0.08  # of every answer; the issue asks for at least 5%, asserted below
 OPERATION = "odoo.post_expense"
 CENT = Decimal("0.01")
@@ -105,8 +108,8 @@ def test_no_expense_lost_or_posted_twice_under_crashes(tmp_path):
             # given an organisation lined up with Odoo (master data imported, employees exported)
             lead = Actor(reason="chaos test")
             org = chaos_org(odoo, mode=MODE, worker=Actor(system=None, reason="chaos setup"))
-            # and postings in batch windows of 25 every 2 seconds
-            sync_policy_set(actor=lead, operation=OPERATION, mode=SyncMode.BATCH, every_seconds=2, batch_size=25)
+            # and postings in batch windows of 10 every 2 seconds
+            sync_policy_set(actor=lead, operation=OPERATION, mode=SyncMode.BATCH, every_seconds=2, batch_size=10)
             # and 2,000 expenses finance reviewed through the lifecycle, each with its posting job
             expense_ids = reviewed_expenses(org, JOBS)
             setup_s = time.monotonic() - began
@@ -133,9 +136,10 @@ def test_no_expense_lost_or_posted_twice_under_crashes(tmp_path):
                     f"{Counter(OutboxJob.objects.filter(operation=OPERATION).values_list('state', flat=True))}")
                 time.sleep(rng.uniform(3.0, 5.0))
                 done = finished()
-                if done > JOBS * 0.95:
+                elapsed = time.monotonic() - start
+                if done > JOBS * 0.95 or elapsed > CHAOS_WINDOW_S:
                     continue  # let the last jobs land
-                if not redis_restarted and done > JOBS * 0.3:
+                if not redis_restarted and (done > JOBS * 0.3 or elapsed > CHAOS_WINDOW_S / 3):
                     redis.kill()
                     time.sleep(2)
                     redis.start()
