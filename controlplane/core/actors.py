@@ -52,9 +52,6 @@ class Actor:
         return replace(self, reason=reason)
 
 
-SYSTEM = Actor(system=None, reason="")
-
-
 def current_actor() -> Actor | None:
     """The actor of the running service call, if any."""
     return _current.get()
