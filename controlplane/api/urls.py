@@ -10,13 +10,13 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from controlplane.api.problems import not_found
-from controlplane.api.views import expenses, masterdata, ops, webhooks
+from controlplane.api.views import expenses, expenses_bulk, masterdata, ops, webhooks
 
 _SIDECAR = Path(drf_spectacular_sidecar.__file__).parent / "static" / "drf_spectacular_sidecar"
 
 v1 = [
     path("expenses/", expenses.ExpenseListCreate.as_view(), name="expense-list"),
-    path("expenses/bulk/", expenses.ExpenseBulk.as_view(), name="expense-bulk"),
+    path("expenses/bulk/", expenses_bulk.ExpenseBulk.as_view(), name="expense-bulk"),
     path("expenses/<uuid:eid>/", expenses.ExpenseDetail.as_view(), name="expense-detail"),
     path("expenses/<uuid:eid>/submit/", expenses.ExpenseSubmit.as_view(), name="expense-submit"),
     path("expenses/<uuid:eid>/withdraw/", expenses.ExpenseWithdraw.as_view(), name="expense-withdraw"),
