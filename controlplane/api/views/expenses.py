@@ -16,7 +16,7 @@ from controlplane.api.models import Scope
 from controlplane.api.serializers import expenses as s
 from controlplane.api.views.base import ApiMixin, ApiView
 from controlplane.connections.models import ExternalSystem
-from controlplane.core.errors import DomainError, FieldProblem, NotAllowed, ValidationFailed
+from controlplane.core.errors import FieldProblem, NotAllowed, ValidationFailed
 from controlplane.expenses import selectors, services
 from controlplane.expenses.models import Expense
 from controlplane.expenses.states import EDITABLE, ApprovalState, PaymentState, PostingState
