@@ -10,7 +10,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from controlplane.api.problems import not_found
-from controlplane.api.views import expenses, expenses_bulk, masterdata, ops, webhooks
+from controlplane.api.views import decisions_bulk, expenses, expenses_bulk, masterdata, ops, webhooks
 
 _SIDECAR = Path(drf_spectacular_sidecar.__file__).parent / "static" / "drf_spectacular_sidecar"
 
@@ -25,6 +25,8 @@ v1 = [
     path("expenses/<uuid:eid>/finance-review/", expenses.FinanceReview.as_view(), name="expense-finance-review"),
     path("expenses/<uuid:eid>/payment/", expenses.PaymentStatus.as_view(), name="expense-payment"),
     path("approvals/pending/", expenses.PendingApprovals.as_view(), name="approvals-pending"),
+    path("approvals/bulk/", decisions_bulk.ApprovalDecisionBulk.as_view(), name="approvals-bulk"),
+    path("finance-reviews/bulk/", decisions_bulk.FinanceReviewBulk.as_view(), name="finance-reviews-bulk"),
     path("event-subscriptions/", ops.SubscriptionListCreate.as_view(), name="subscription-list"),
     path("event-subscriptions/<uuid:sid>/", ops.SubscriptionDetail.as_view(), name="subscription-detail"),
     path("event-subscriptions/<uuid:sid>/rotate-secret/", ops.SubscriptionRotate.as_view(), name="subscription-rotate"),

@@ -9,6 +9,7 @@ after commit by the sync engine). Segregation-of-duties refusals are recorded as
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -63,6 +64,37 @@ def expense_withdraw(*, actor: Actor, expense_id, reason: str = "") -> Expense:
     return expense
 
 
+def decision_reason(decision: str, comment: str = "") -> str:
+    """The history reason of an approval decision."""
+    return f"{decision}: {comment}" if comment else decision
+
+
+def decide_locked(*, actor: Actor, expense: Expense, approver, decision: str, comment: str = "") -> Expense:
+    """The body of :func:`approval_decide` on an expense the caller has locked, inside the
+    caller's transaction and ``acting`` block (shared with the bulk service). Raises what
+    ``approval_decide`` raises, ``SodRefusal`` unrecorded."""
+    if expense.approval_state != "submitted":
+        raise Conflict(f"Expense {expense.public_id} is {expense.approval_state}; nothing to decide.",
+                       code="invalid_transition")
+    outcome = step_decide(actor=actor, expense=expense, approver=approver, decision=decision, comment=comment)
+    if outcome == "step_approved":
+        emit(actor, "expense.step_approved", expense, approver=approver.code, comment=comment)
+        return expense
+    if outcome == "all_approved":
+        apply_transition(expense, expense.approve)
+    elif outcome == "returned":
+        apply_transition(expense, expense.send_back, comment)
+    else:
+        apply_transition(expense, expense.reject, comment)
+    expense.save()
+    if outcome == "all_approved":
+        emit(actor, "expense.step_approved", expense, approver=approver.code, comment=comment)
+    event = {"all_approved": "expense.approved", "returned": "expense.returned",
+             "rejected": "expense.rejected"}[outcome]
+    emit(actor, event, expense, approver=approver.code, comment=comment)
+    return expense
+
+
 def approval_decide(*, actor: Actor, expense_id, approver, decision: str, comment: str = "") -> Expense:
     """``approver`` (an Employee) approves, returns or rejects the pending step.
 
@@ -71,27 +103,9 @@ def approval_decide(*, actor: Actor, expense_id, approver, decision: str, commen
     the submitter (``sod_violation``, recorded), anyone not assigned / delegated / in the
     step's group (``not_assigned``), a step decided meanwhile (Conflict)."""
     try:
-        with transaction.atomic(), acting(actor, f"{decision}: {comment}" if comment else decision):
+        with transaction.atomic(), acting(actor, decision_reason(decision, comment)):
             expense = get_expense(expense_id, lock=True)
-            if expense.approval_state != "submitted":
-                raise Conflict(f"Expense {expense.public_id} is {expense.approval_state}; nothing to decide.",
-                               code="invalid_transition")
-            outcome = step_decide(actor=actor, expense=expense, approver=approver, decision=decision, comment=comment)
-            if outcome == "step_approved":
-                emit(actor, "expense.step_approved", expense, approver=approver.code, comment=comment)
-                return expense
-            if outcome == "all_approved":
-                apply_transition(expense, expense.approve)
-            elif outcome == "returned":
-                apply_transition(expense, expense.send_back, comment)
-            else:
-                apply_transition(expense, expense.reject, comment)
-            expense.save()
-            if outcome == "all_approved":
-                emit(actor, "expense.step_approved", expense, approver=approver.code, comment=comment)
-            event = {"all_approved": "expense.approved", "returned": "expense.returned",
-                     "rejected": "expense.rejected"}[outcome]
-            emit(actor, event, expense, approver=approver.code, comment=comment)
+            decide_locked(actor=actor, expense=expense, approver=approver, decision=decision, comment=comment)
     except SodRefusal as refusal:
         raise record_refusal(actor, refusal) from None
     return expense
@@ -106,26 +120,56 @@ def _approver_keys(expense: Expense) -> set:
     return keys
 
 
+def review_reason(comment: str = "") -> str:
+    """The history reason of a finance review."""
+    return f"finance reviewed: {comment}" if comment else "finance reviewed"
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    """What a finance review needs to know about its reviewer, looked up once: the
+    identities that count as the same person (reviewer and acting user), and the user and
+    employee recorded on the expense."""
+
+    person: object
+    keys: frozenset
+    user: object
+    employee: object
+
+    @classmethod
+    def of(cls, actor: Actor, reviewer) -> Reviewer:
+        user, employee = _user_and_employee(reviewer)
+        return cls(person=reviewer, keys=frozenset(person_keys(reviewer) | person_keys(actor.user)),
+                   user=user, employee=employee)
+
+
+def review_locked(*, actor: Actor, expense: Expense, reviewer: Reviewer, comment: str = "") -> Expense:
+    """The body of :func:`expense_finance_review` on an expense the caller has locked, inside
+    the caller's transaction and ``acting`` block (shared with the bulk service). Raises what
+    ``expense_finance_review`` raises, ``SodRefusal`` unrecorded."""
+    keys = set(reviewer.keys)
+    if same_person(keys, person_keys(expense.employee)):
+        raise SodRefusal("The submitter may not review their own expense.", rule="submitter_reviews",
+                         expense=expense, person=_label(reviewer.person))
+    if same_person(keys, _approver_keys(expense)):
+        raise SodRefusal("An approver of this expense may not do its finance review.",
+                         rule="approver_reviews", expense=expense, person=_label(reviewer.person))
+    apply_transition(expense, expense.finance_review, reviewer.user, reviewer.employee)
+    apply_transition(expense, expense.queue_posting)
+    expense.save()
+    enqueue_posting(actor, expense)
+    emit(actor, "expense.finance_reviewed", expense, comment=comment)
+    return expense
+
+
 def expense_finance_review(*, actor: Actor, expense_id, reviewer, comment: str = "") -> Expense:
     """Approved → finance reviewed, and queue the one ledger posting (``odoo.post_expense``,
     idempotency key ``odoo.post_expense:<id>:r<revision>``). ``reviewer`` is a User or an
     Employee; refused (``sod_violation``) when they submitted or approved the expense."""
     try:
-        with transaction.atomic(), acting(actor, f"finance reviewed: {comment}" if comment else "finance reviewed"):
+        with transaction.atomic(), acting(actor, review_reason(comment)):
             expense = get_expense(expense_id, lock=True)
-            keys = person_keys(reviewer) | person_keys(actor.user)
-            if same_person(keys, person_keys(expense.employee)):
-                raise SodRefusal("The submitter may not review their own expense.", rule="submitter_reviews",
-                                 expense=expense, person=_label(reviewer))
-            if same_person(keys, _approver_keys(expense)):
-                raise SodRefusal("An approver of this expense may not do its finance review.",
-                                 rule="approver_reviews", expense=expense, person=_label(reviewer))
-            user, employee = _user_and_employee(reviewer)
-            apply_transition(expense, expense.finance_review, user, employee)
-            apply_transition(expense, expense.queue_posting)
-            expense.save()
-            enqueue_posting(actor, expense)
-            emit(actor, "expense.finance_reviewed", expense, comment=comment)
+            review_locked(actor=actor, expense=expense, reviewer=Reviewer.of(actor, reviewer), comment=comment)
     except SodRefusal as refusal:
         raise record_refusal(actor, refusal) from None
     return expense

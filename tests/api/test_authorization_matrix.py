@@ -59,6 +59,10 @@ def body_for(path: str, method: str, entity: str = "US01", n: int = 0):
         return expense_body(f"NEW-{entity}-{n}", entity=entity, employee=emp)
     if path == "/api/v1/expenses/bulk/":
         return {"items": [expense_body(f"BULK-{entity}-{n}", entity=entity, employee=emp)]}
+    if path == "/api/v1/approvals/bulk/":
+        return {"items": [{"expense": "{eid}", "approver": mgr, "decision": "approve", "comment": "matrix"}]}
+    if path == "/api/v1/finance-reviews/bulk/":
+        return {"reviewer": "US-VP" if entity == "US01" else "FR-VP", "items": [{"expense": "{eid}"}]}
     if path.startswith("/api/v1/masterdata/") and path.endswith("/bulk/"):
         kind = path.split("/")[4]
         return {"items": [_fill(MD_ROWS[kind], entity)]}
@@ -79,6 +83,10 @@ def body_for(path: str, method: str, entity: str = "US01", n: int = 0):
     }[tail]
 
 
+# Operations that name their object (an expense) in the body rather than in the path.
+BODY_OBJECT_PATHS = ("/api/v1/approvals/bulk/", "/api/v1/finance-reviews/bulk/")
+
+
 def query_for(path: str, entity: str = "US01") -> dict:
     if path == "/api/v1/approvals/pending/":
         return {"approver": "US-MGR" if entity == "US01" else "FR-MGR"}
@@ -90,6 +98,8 @@ def call(api, path: str, method: str, params: dict, *, entity: str = "US01", n: 
     for name, value in params.items():
         url = url.replace("{" + name + "}", str(value))
     body = body_for(path, method, entity, n)
+    if path in BODY_OBJECT_PATHS:
+        body = {**body, "items": [{**item, "expense": str(params["eid"])} for item in body["items"]]}
     if path == "/api/v1/sync/replay/" and params.get("_jobs") is not None:
         body = {"job_ids": params["_jobs"], "reason": "matrix replay"}
     if method == "GET":
@@ -210,6 +220,9 @@ def _check_foreign(world, case: str) -> list:
         response = call(api, path, method, foreign, entity=entity, n=n)
         text = response.content.decode(errors="replace")
         if has_object and response.status_code != 404:
+            failures.append((path, method, response.status_code, "object outside scope answered"))
+        if path in BODY_OBJECT_PATHS and (response.status_code != 200 or any(
+                r["code"] != "not_found" or r["expense"] is not None for r in response.json()["results"])):
             failures.append((path, method, response.status_code, "object outside scope answered"))
         if not has_object and case == "other_entity" and method == "POST" and response.status_code < 300:
             result = response.json()
