@@ -3,17 +3,22 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 
 from controlplane.core.actors import Actor
 from controlplane.core.admin import AuditedAdmin
 from controlplane.core.errors import DomainError
 from controlplane.odoo.models import ImportCursor, PostingLedger, ReconciliationItem, ReconciliationRun
 from controlplane.odoo.reconciliation_actions import (
+    reconciliation_item_link,
     reconciliation_item_open_exception,
     reconciliation_item_repost,
     reconciliation_item_resolve,
 )
+from integrations.errors import IntegrationError
 
 
 @admin.register(ImportCursor)
@@ -87,6 +92,47 @@ def resolve(modeladmin, request, queryset):
           "resolved")
 
 
+class LinkForm(forms.Form):
+    document = forms.CharField(label="Odoo journal entry", max_length=64,
+                               help_text="Its id, or its number as Odoo shows it (e.g. BILL/2026/00012).")
+    reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+                             help_text="Why this entry is the expense's document (kept in the history).")
+
+
+@admin.action(description="Link to an existing Odoo document…", permissions=["change"])
+def link_existing(modeladmin, request, queryset):
+    """Intermediate page for one item: the entry (id or number) and a reason, then the service."""
+    items = list(queryset.select_related("run__system")[:2])
+    if len(items) != 1:
+        modeladmin.message_user(request, "Select exactly one item to link.", messages.WARNING)
+        return None
+    item = items[0]
+    form = LinkForm(request.POST if "apply" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        try:
+            reconciliation_item_link(actor=Actor(user=request.user), item_id=item.pk,
+                                     odoo_move_id=form.cleaned_data["document"], reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            form.add_error("document", str(exc))
+        except IntegrationError as exc:  # Odoo unreachable or timing out: nothing was changed here
+            form.add_error(None, f"Odoo did not answer, try again: {exc}")
+        else:
+            item.refresh_from_db()
+            modeladmin.message_user(request, f"{item.reference}: linked to {item.action_note}", messages.SUCCESS)
+            return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": f"Link {item.reference} to an existing Odoo document",
+        "opts": modeladmin.model._meta,
+        "item": item,
+        "candidates": (item.found or {}).get("moves", []),
+        "form": form,
+        "action_name": "link_existing",
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/odoo/reconciliationitem/link_form.html", context)
+
+
 @admin.register(ReconciliationItem)
 class ReconciliationItemAdmin(AuditedAdmin):
     list_display = ["reference", "kind", "status", "run", "action", "exception", "created_at"]
@@ -94,4 +140,4 @@ class ReconciliationItemAdmin(AuditedAdmin):
     search_fields = ["reference", "detail"]
     list_select_related = ["run", "run__system", "exception"]
     raw_id_fields = ["expense", "exception", "outbox_job", "run"]
-    actions = [repost, open_exception, resolve]
+    actions = [repost, link_existing, open_exception, resolve]

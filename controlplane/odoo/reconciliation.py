@@ -129,14 +129,14 @@ def _differences(row: PostingLedger, result, moves: list[dict], names: Counter):
     if currency != expense.currency.code:
         yield ItemKind.CURRENCY, f"Odoo holds {currency}, we posted {expense.currency.code}.", expected, found
         return
-    amounts = [decimal(result.amount_total)] if result is not None else []
+    # (amount, where Odoo holds it): the document read back, and the journal entry itself
+    amounts = [(decimal(result.amount_total), _holder(result))] if result is not None else []
     move_in_currency = move is not None and m2o_name(move["currency_id"]) == expense.currency.code
     if move_in_currency:
-        amounts.append(decimal(move["amount_total"]))
+        amounts.append((decimal(move["amount_total"]), f"journal entry {move['name']}"))
         found["move_amount_total"] = str(move["amount_total"])
-    if any(abs(a - expense.total_amount) > TOLERANCE for a in amounts):
-        yield ItemKind.AMOUNT, f"Odoo holds {', '.join(map(str, amounts))}, we posted {expense.total_amount}.", \
-            expected, found
+    if any(abs(a - expense.total_amount) > TOLERANCE for a, _ in amounts):
+        yield ItemKind.AMOUNT, _amount_detail(amounts, expense.total_amount), expected, found
     elif move_in_currency and abs(decimal(move["amount_tax"]) - expense.total_tax) > TOLERANCE * expense.lines.count():
         found["amount_tax"] = str(move["amount_tax"])
         yield ItemKind.TAX, f"Odoo's tax is {move['amount_tax']}, ours {expense.total_tax}.", expected, found
@@ -147,3 +147,21 @@ def _differences(row: PostingLedger, result, moves: list[dict], names: Counter):
     elif paid_here and payment not in ODOO_PAID:
         yield ItemKind.REIMBURSED_NOT_PAID, "Reimbursed here, not paid in Odoo.", expected, found
 
+
+
+def _holder(result) -> str:
+    """What a read-back result is, in words: the expense records or the journal entry."""
+    if result.odoo_model == "hr.expense":
+        return "expense"
+    return f"journal entry {result.document_name}".strip()
+
+
+def _amount_detail(amounts: list[tuple[Decimal, str]], ours: Decimal) -> str:
+    """"Odoo holds 999.00, we posted 115.00." — each differing amount once, named by where
+    Odoo holds it when the expense and its journal entry disagree."""
+    distinct = list(dict.fromkeys(a for a, _ in amounts))
+    if len(distinct) == 1:
+        held = f"{distinct[0]:.2f}"
+    else:
+        held = ", ".join(f"{a:.2f} on the {where}" for a, where in amounts)
+    return f"Odoo holds {held}, we posted {ours:.2f}."

@@ -5,14 +5,19 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
+from django.utils import timezone
 
 from controlplane.connections.services import binding_upsert
 from controlplane.core.actors import Actor, acting
 from controlplane.core.errors import Conflict, FieldProblem, ValidationFailed
 from controlplane.exceptions.models import ExceptionKind, Severity
 from controlplane.exceptions.services import exception_open
+from controlplane.odoo.connection import odoo_client
 from controlplane.odoo.models import ItemKind, ItemStatus, LedgerState, PostingLedger, ReconciliationItem
 from controlplane.sync.services import outbox_enqueue
+from integrations.errors import PermanentError
+from integrations.odoo.client import OdooClient
+from integrations.odoo.readback import link_move
 
 POST_OPERATION = "odoo.post_expense"
 
@@ -57,23 +62,48 @@ def reconciliation_item_repost(*, actor: Actor, item_id: int, reason: str) -> Re
     return item
 
 
-def reconciliation_item_link(*, actor: Actor, item_id: int, odoo_move_id: int, reason: str) -> ReconciliationItem:
-    """Bind the expense to an existing Odoo document (``account.move`` id) chosen by a person."""
+def reconciliation_item_link(*, actor: Actor, item_id: int, odoo_move_id: int | str, reason: str,
+                             client: OdooClient | None = None) -> ReconciliationItem:
+    """Make an existing Odoo journal entry (its id, or its number such as ``BILL/2026/00012``),
+    chosen by a person, the document of the item's expense — e.g. a bill entered by hand.
+
+    In Odoo the entry gets our reference (its previous ``ref`` is kept in the action note) and
+    our external id, so later lookups and reconciliations find it; here the expense is bound
+    to it and the ledger row carries what Odoo holds (number, state, amount, payment state).
+    Raises ``Conflict`` when Odoo has no live entry by that id or number; retryable Odoo errors
+    propagate (nothing is changed here then).
+    """
     _reason_required(reason)
-    with transaction.atomic(), acting(actor, f"linked to account.move#{odoo_move_id}: {reason}"):
+    item = ReconciliationItem.objects.select_related("run__system").get(pk=item_id)
+    system = item.run.system
+    try:
+        result, previous_ref = link_move(client or odoo_client(system), item.reference, odoo_move_id)
+    except PermanentError as exc:
+        raise Conflict(f"Cannot link {item.reference}: {exc.message}", code=f"link_{exc.code or 'refused'}") from exc
+    move_id = result.odoo_ids[0]
+    label = f"account.move#{move_id} {result.document_name}".strip()
+    note = f"{label}: {reason}" + (f" (its reference was {previous_ref!r})" if previous_ref else "")
+    with transaction.atomic(), acting(actor, f"linked to {label}: {reason}"):
         item = _locked(item_id)
-        system, expense = item.run.system, item.expense
+        expense = item.expense
         binding_upsert(actor=actor, system=system, record=expense, external_model="account.move",
-                       external_id=odoo_move_id, external_ref=item.reference, data={"linked": reason})
+                       external_id=move_id, external_ref=item.reference,
+                       data={"linked": reason, "previous_ref": previous_ref})
         ledger = PostingLedger.objects.select_for_update().filter(system=system, reference=item.reference).first()
         if ledger is not None:
-            ledger.move_ids = [int(odoo_move_id)]
+            ledger.move_ids = [move_id]
             if ledger.odoo_model in ("", "account.move"):
-                ledger.odoo_model, ledger.odoo_ids = "account.move", [int(odoo_move_id)]
+                ledger.odoo_model, ledger.odoo_ids = "account.move", [move_id]
+            ledger.document_name = result.document_name
+            ledger.odoo_state = result.state
+            ledger.amount_total = result.amount_total
+            ledger.currency_code = result.currency_code
+            ledger.payment_state = result.payment_state
+            ledger.read_back_at = timezone.now()
             ledger.save()
         item.status = ItemStatus.ACTIONED
         item.action = "link"
-        item.action_note = f"account.move#{odoo_move_id}: {reason}"
+        item.action_note = note
         item.save()
     return item
 

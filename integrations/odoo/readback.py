@@ -21,7 +21,16 @@ from integrations.errors import PermanentError
 from integrations.odoo.adapters import ExternalIdAdapter, ModelAdapter
 from integrations.odoo.binder import Binder
 from integrations.odoo.client import OdooClient
-from integrations.odoo.mappers import decimal, ids_of, m2o_id, m2o_name, ref_of_name, xmlid_name
+from integrations.odoo.mappers import (
+    XMLID_MODULE,
+    decimal,
+    ids_of,
+    m2o_id,
+    m2o_name,
+    ref_of_name,
+    xmlid_name,
+    xmlid_vals,
+)
 from integrations.odoo.types import PostingMode, PostingResult
 
 logger = logging.getLogger(__name__)
@@ -110,6 +119,56 @@ def read_back(client: OdooClient, refs: Sequence[str], *, mode: PostingMode,
                              domain=[("move_type", "=", "in_invoice")])
         return {ref: move_result(ref, move) for ref, move in moves.items()}
     return expense_results(client, locator, refs)
+
+
+def link_move(client: OdooClient, ref: str, document: int | str, *,
+              use_external_ids: bool = True) -> tuple[PostingResult, str]:
+    """Make an existing ``account.move`` (an id, or its number such as ``BILL/2026/00012``)
+    the document of ``ref``; returns what Odoo holds then, and the ``ref`` it carried before.
+
+    The move gets ``ref`` = our reference (so the lookups by reference of posting, read-back
+    and reconciliation find it) and our external id ``controlplane.<ref>`` (moved over from
+    another record if it pointed elsewhere; skipped when the user may not write
+    ``ir.model.data``). Raises ``PermanentError`` (code ``not_found`` or ``cancelled``) when
+    there is no live move by that id or number.
+    """
+    moves = ModelAdapter(client, "account.move")
+    text = str(document).strip()
+    if text.isdigit():
+        rows = moves.read([int(text)], MOVE_FIELDS)
+    else:
+        rows = moves.search_read([("name", "=", text)], MOVE_FIELDS, order="id asc")
+    rows = [r for r in rows if r.get("state") != "cancel"] or rows
+    if not rows:
+        raise PermanentError(f"Odoo holds no journal entry {text!r}", code="not_found")
+    if len(rows) > 1:
+        raise PermanentError(f"several journal entries are numbered {text!r}: give its id", code="ambiguous")
+    move = rows[0]
+    if move.get("state") == "cancel":
+        raise PermanentError(f"journal entry {move.get('name') or move['id']} is cancelled", code="cancelled")
+    previous = str(move.get("ref") or "")
+    if previous != ref:
+        moves.write([move["id"]], {"ref": ref})
+    if use_external_ids:
+        _point_external_id(client, ref, move["id"])
+    [move] = moves.read([move["id"]], MOVE_FIELDS)
+    return move_result(ref, move), previous
+
+
+def _point_external_id(client: OdooClient, ref: str, move_id: int) -> None:
+    """``controlplane.<ref>`` → ``account.move`` ``move_id`` (created, or moved over)."""
+    data = ModelAdapter(client, "ir.model.data")
+    try:
+        rows = data.search_read([("module", "=", XMLID_MODULE), ("name", "=", xmlid_name(ref))],
+                                ["model", "res_id"])
+        if not rows:
+            data.create([xmlid_vals(ref, "account.move", move_id)])
+        elif rows[0]["model"] != "account.move" or int(rows[0]["res_id"]) != move_id:
+            data.write([rows[0]["id"]], {"model": "account.move", "res_id": move_id})
+    except PermanentError as exc:
+        if exc.code != "AccessError":
+            raise
+        logger.warning("external id for %s not written (no access to ir.model.data): %s", ref, exc.message)
 
 
 def expense_results(client: OdooClient, locator: Locator, refs: Sequence[str]) -> dict[str, PostingResult]:
