@@ -277,9 +277,10 @@ def changed_keys(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return keys
 
 
-def write_content(expense, content: ContentIn) -> None:
+def write_content(expense, content: ContentIn, *, rates: RateBook | None = None) -> None:
     """Write header fields, lines (matched by position, so receipts stay linked), allocations,
-    rates and totals onto ``expense`` (saved by the caller, once)."""
+    rates and totals onto ``expense`` (saved by the caller, once). ``rates``: a rate book
+    shared by several writes (bulk ingest), else a fresh one."""
     from controlplane.expenses.models import ExpenseLine
 
     expense.employee = content.employee
@@ -288,7 +289,7 @@ def write_content(expense, content: ContentIn) -> None:
     expense.currency = content.currency
     base = content.legal_entity.base_currency
     existing = {line.position: line for line in expense.lines.prefetch_related("allocations")} if expense.pk else {}
-    rates = RateBook()
+    rates = rates if rates is not None else RateBook()
     totals = {"total": Decimal(0), "tax": Decimal(0), "base": Decimal(0)}
     base_known = True
     places = content.currency.minor_units
