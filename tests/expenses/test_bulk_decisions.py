@@ -145,3 +145,41 @@ def test_items_run_in_chunks_and_keep_their_order(world):
     results = approval_decide_many(actor=world.actor(), chunk_size=2,
                                    decisions=[(e.public_id, world.people["mgr"], "approve", "") for e in expenses])
     assert [(r.index, r.ok, r.expense.pk) for r in results] == [(i, True, e.pk) for i, e in enumerate(expenses)]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_overlapping_bulk_calls_in_opposite_orders_never_deadlock_and_decide_each_expense_once():
+    import threading
+
+    from django.db import connection
+
+    # given twenty submitted expenses, and two callers deciding all of them, one forwards, one backwards
+    world = make_world()
+    expenses = [make_expense(world, submit=True) for _ in range(20)]
+    barrier, outcomes, crashed = threading.Barrier(2), {}, []
+
+    def decide(name: str, order: list) -> None:
+        try:
+            barrier.wait(timeout=30)
+            outcomes[name] = approval_decide_many(actor=world.actor(name), decisions=[
+                (e.pk, world.people["mgr"], "approve", name) for e in order])
+        except Exception as exc:  # a deadlock would surface here as a DatabaseError
+            crashed.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=decide, args=("forwards", expenses)),
+               threading.Thread(target=decide, args=("backwards", expenses[::-1]))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    # then neither crashed, and each expense was approved by exactly one of them (the other saw a conflict)
+    assert not crashed
+    by_expense: dict[int, list[str]] = {}
+    for results in outcomes.values():
+        for r in results:
+            by_expense.setdefault(r.expense.pk, []).append("ok" if r.ok else r.code)
+    assert {pk: sorted(v) for pk, v in by_expense.items()} == {e.pk: ["invalid_transition", "ok"] for e in expenses}
+    assert DomainEvent.objects.filter(event_type="expense.approved").count() == 20
