@@ -19,8 +19,10 @@ Each item ends in its own :class:`ItemResult`; a problem with one never stops th
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -35,6 +37,7 @@ from controlplane.expenses.ingest_sql import insert_with_history
 from controlplane.expenses.models import Expense, ExpenseAllocation, ExpenseLine, ExpenseRevision
 from controlplane.expenses.states import EDITABLE
 from controlplane.masterdata import models as md
+from controlplane.masterdata.selectors import RATE_PLACES, RateQuote, exchange_rate_max_age_days
 
 CREATED, UPDATED, ERROR = "created", "updated", "error"
 
@@ -122,7 +125,7 @@ def expenses_create_many(*, actor: Actor, source_system, items: list[dict],
             results[item.index] = ItemResult(ERROR, error=error)
     amend_ids = {item.index for item in per_item}
     pending: list[_Item] = []
-    rates = RateBook()
+    rates = _rate_book([item for item in new if item.content is not None])
     for item in sorted((i for i in todo if results[i.index] is None), key=lambda i: i.index):
         if item.index not in amend_ids and not item.submit:
             pending.append(item)
@@ -230,6 +233,48 @@ def _parse_all(items: list[_Item]) -> list[ValidationFailed | None]:
         except ValidationFailed as exc:
             errors.append(exc)
     return errors
+
+
+class _KnownRates(RateBook):
+    """A rate book told its quotes in advance (any other key is looked up as usual)."""
+
+    def __init__(self, quotes: dict) -> None:
+        super().__init__()
+        self._quotes.update(quotes)
+
+
+def _rate_book(items: list[_Item]) -> RateBook:
+    """The rates every line of ``items`` needs to its entity's base currency, from one query:
+    for each (currency, base, date) what ``exchange_rate_for`` answers — the latest rate of
+    the window in either direction, the direct one winning a tie, the other inverted."""
+    keys = {(line.currency.code, item.content.legal_entity.base_currency.code, line.date)
+            for item in items for line in item.content.lines}
+    keys = {key for key in keys if key[0] != key[1]}
+    if not keys:
+        return RateBook()
+    age = dt.timedelta(days=exchange_rate_max_age_days())
+    codes = {code for key in keys for code in key[:2]}
+    rows = (md.ExchangeRate.objects.filter(from_currency__code__in=codes, to_currency__code__in=codes,
+                                           date__gte=min(k[2] for k in keys) - age, date__lte=max(k[2] for k in keys))
+            .order_by("-date").values_list("from_currency__code", "to_currency__code", "date", "rate", "source"))
+    published: dict[tuple[str, str], list] = {}
+    for src, dst, date, rate, source in rows:
+        published.setdefault((src, dst), []).append((date, rate, source))
+
+    def latest(src: str, dst: str, on: dt.date):
+        return next((row for row in published.get((src, dst), []) if on - age <= row[0] <= on), None)
+
+    quotes = {}
+    for src, dst, on in keys:
+        direct, reverse = latest(src, dst, on), latest(dst, src, on)
+        if direct is not None and (reverse is None or direct[0] >= reverse[0]):
+            quotes[(src, dst, on)] = RateQuote(rate=direct[1], date=direct[0], source=direct[2])
+        elif reverse is not None:
+            quotes[(src, dst, on)] = RateQuote(rate=(Decimal(1) / reverse[1]).quantize(RATE_PLACES), date=reverse[0],
+                                               source=f"{reverse[2]} (inverse)", inverse=True)
+        else:
+            quotes[(src, dst, on)] = None
+    return _KnownRates(quotes)
 
 
 def _raw_lines(item: _Item) -> list[dict]:

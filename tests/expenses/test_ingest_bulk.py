@@ -5,6 +5,7 @@ the others; known and repeated references, scope and submission behave as item b
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -18,6 +19,7 @@ from controlplane.expenses.ingest_bulk import expenses_create_many
 from controlplane.expenses.models import Expense, ExpenseAllocation, ExpenseLine, ExpenseRevision, PolicyCheckResult
 from controlplane.expenses.services import expense_upsert_from_source
 from controlplane.sync.models import OutboxJob
+from tests import factories as f
 from tests.expenses.factories import expense_data, line, make_world
 
 pytestmark = pytest.mark.django_db
@@ -27,13 +29,21 @@ SPLIT = [{"percent": "60", "project": "APOLLO", "analytic_account": "AA-APOLLO"}
 
 @pytest.fixture
 def world():
-    return make_world()
+    world = make_world()
+    # GBP: a newer inverse rate (EUR→GBP, 2 days ago) and an older direct one (4 days ago)
+    today = timezone.localdate()
+    gbp = f.CurrencyFactory(code="GBP")
+    f.ExchangeRateFactory(from_currency=world.eur, to_currency=gbp, date=today - dt.timedelta(days=2),
+                          rate=Decimal("0.8500"), source="ECB")
+    f.ExchangeRateFactory(from_currency=gbp, to_currency=world.eur, date=today - dt.timedelta(days=4),
+                          rate=Decimal("1.1600"), source="manual")
+    return world
 
 
 def _varied(world) -> list[dict]:
     """Contents that exercise every code kind and default: allocations, the category's default
     tax, an explicit own tax, another entity's tax, an explicitly empty tax, a foreign currency."""
-    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    yesterday = days_ago(1)
     return [
         expense_data(world, currency="USD", lines=[
             line("115.00", category="MEALS", allocations=SPLIT),
@@ -43,7 +53,14 @@ def _varied(world) -> list[dict]:
         expense_data(world, employee="EMP2", lines=[line("99.99", category="TRAVEL", tax_code="VAT-OTHER",
                                                          description="x" * 200)]),
         expense_data(world, purpose="", lines=[line("10.00", category="UNMAPPED"), line("1.01", category="MEALS")]),
+        # rates: the newer inverse one, the older direct one, none in the window
+        expense_data(world, currency="GBP", lines=[line("50.00"), line("60.00", date=days_ago(3)),
+                                                   line("70.00", date=days_ago(10))]),
     ]
+
+
+def days_ago(n: int) -> dt.date:
+    return timezone.localdate() - dt.timedelta(days=n)
 
 
 def _rows(expense: Expense) -> dict:
@@ -88,7 +105,9 @@ def test_bulk_writes_what_single_creates_write(world, reason):
     with correlation("corr-1"):
         results = expenses_create_many(actor=actor, source_system=world.source, items=_items(contents, "B"))
     # then every item is created, with the same expense, lines, allocations, revision and history rows
-    assert [r.status for r in results] == ["created"] * 3
+    assert [r.status for r in results] == ["created"] * 4
+    gbp = [(str(x.exchange_rate), x.exchange_rate_source) for x in results[3].expense.lines.order_by("position")]
+    assert gbp == [("1.1764705882", "ECB (inverse)"), ("1.1600000000", "manual"), ("None", "")]
     for i, (single, result) in enumerate(zip(singles, results, strict=True)):
         single_rows, bulk_rows = _rows(single), _rows(result.expense)
         for rows, sid in ((single_rows, f"S-{i}"), (bulk_rows, f"B-{i}")):
@@ -123,8 +142,9 @@ def test_bulk_history_names_the_user(world):
 
 
 def _count(world, n: int, prefix: str) -> int:
-    contents = [expense_data(world, currency="USD", lines=[line(f"{10 + i}.00", allocations=SPLIT),
-                                                           line("5.00", category="MEALS")]) for i in range(n)]
+    contents = [expense_data(world, currency="USD" if i % 2 else "GBP", lines=[
+        line(f"{10 + i}.00", allocations=SPLIT, date=days_ago(i % 5)), line("5.00", category="MEALS")])
+        for i in range(n)]
     with CaptureQueriesContext(connection) as ctx:
         results = expenses_create_many(actor=world.actor("ingest"), source_system=world.source,
                                        items=_items(contents, prefix))
@@ -134,7 +154,8 @@ def _count(world, n: int, prefix: str) -> int:
 
 
 def test_query_count_does_not_grow_with_expenses(world):
-    # given 1 and then 20 new expenses of 2 lines (one with 2 allocations), in USD (a rate to look up)
+    # given 1 and then 20 new expenses of 2 lines (one with 2 allocations), in USD or GBP, over 5 dates
+    # (rates to look up)
     one, twenty = _count(world, 1, "Q1"), _count(world, 20, "Q20")
     print(f"\nexpenses_create_many queries: 1 expense = {one}, 20 expenses = {twenty}")
     # then both take the same, small number of queries
@@ -223,8 +244,6 @@ def test_scope_refuses_per_item(world):
 
 
 def make_other_employee(entity):
-    from tests import factories as f
-
     return f.EmployeeFactory(legal_entity=entity, code="OTHER-EMP", user__username="u-other")
 
 
