@@ -141,7 +141,7 @@ def test_bulk_history_names_the_user(world):
         ("+", actor.user.pk, "keyed in")}
 
 
-def _count(world, n: int, prefix: str) -> int:
+def _count(world, n: int, prefix: str) -> tuple[int, int]:
     contents = [expense_data(world, currency="USD" if i % 2 else "GBP", lines=[
         line(f"{10 + i}.00", allocations=SPLIT, date=days_ago(i % 5)), line("5.00", category="MEALS")])
         for i in range(n)]
@@ -150,17 +150,22 @@ def _count(world, n: int, prefix: str) -> int:
                                        items=_items(contents, prefix))
     assert [r.status for r in results] == ["created"] * n
     assert ExpenseLine.objects.filter(expense__source_id__startswith=f"{prefix}-").count() == 2 * n
-    return len(ctx.captured_queries)
+    inserts = sum(1 for q in ctx.captured_queries if q["sql"].startswith("INSERT"))
+    return len(ctx.captured_queries), len(ctx.captured_queries) - inserts
 
 
 def test_query_count_does_not_grow_with_expenses(world):
     # given 1 and then 20 new expenses of 2 lines (one with 2 allocations), in USD or GBP, over 5 dates
     # (rates to look up)
-    one, twenty = _count(world, 1, "Q1"), _count(world, 20, "Q20")
+    (one, one_reads), (twenty, twenty_reads) = _count(world, 1, "Q1"), _count(world, 20, "Q20")
     print(f"\nexpenses_create_many queries: 1 expense = {one}, 20 expenses = {twenty}")
     # then both take the same, small number of queries
-    assert twenty == one
-    assert twenty <= 25
+    assert twenty_reads == one_reads
+    if connection.vendor == "postgresql":
+        assert twenty == one <= 25
+    else:
+        # SQLite splits a large INSERT by its limit on parameters per statement.
+        assert one <= twenty <= one + 4
 
 
 def test_item_errors_do_not_stop_the_others(world):
