@@ -72,6 +72,9 @@ class Caller:
         if self._entity_ids is not None:
             return self._entity_ids
         if self.token is not None:
+            loaded = getattr(self.token, "legal_entity_ids", None)  # set by api_token_check
+            if loaded is not None:
+                return loaded
             return frozenset(self.token.legal_entities.values_list("pk", flat=True))
         return frozenset()
 

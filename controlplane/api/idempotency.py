@@ -1,15 +1,26 @@
 """Idempotency-Key handling (Stripe / IETF draft semantics).
 
-A request's key is claimed first in its own short transaction: the unique (caller, key)
-constraint decides races. The business work then runs in its own transactions, and the
-response (status, the headers that matter, body bytes) is stored for replay. Same key with a
-different request → 422; same key while the first is still running → 409. A 5xx, 409 or 429
-answer releases the key (the caller may retry); every other answer is replayed byte for byte
-until the record expires.
+Same key with a different request → 422; same key while the first is still running → 409.
+A 5xx, 409 or 429 answer releases the key (the caller may retry); every other answer
+(status, the headers that matter, body bytes) is replayed byte for byte until the record
+expires. Two ways to get there:
 
-If the process dies between the business commit and storing the response, the claim stays
-"in progress" until its lease runs out; a retry then re-runs the work, which the source
-reference's uniqueness keeps from duplicating an expense.
+- **Claim, work, store** (:func:`idempotency_claim` / :func:`idempotency_complete`): the key
+  is claimed first in its own short transaction (the unique (caller, key) constraint decides
+  races), the business work runs in its own transactions, then the response is stored. If the
+  process dies between the business commit and the store, the claim stays "in progress"
+  until its lease runs out; a retry then re-runs the work, which the source reference's
+  uniqueness keeps from duplicating an expense.
+- **All in the business transaction** (:func:`idempotency_begin` / :func:`idempotency_store`,
+  used by views that run their whole request in one transaction): a transaction-scoped lock
+  on (caller, key) — ``pg_try_advisory_xact_lock`` on PostgreSQL; SQLite's write
+  transactions are serial already — is taken first (not free → 409), then the record is read
+  (a replay, a 422, or nothing); the work runs, and the completed record is inserted in the
+  same transaction. Work and stored answer commit or vanish together, so there is no
+  "in progress" row and no lease, and it costs one commit instead of three. The lock is
+  released at commit, after the record is visible, so a later request with the key replays.
+
+Both ways take the same lock, so they exclude each other on a key.
 """
 
 from __future__ import annotations
@@ -68,6 +79,89 @@ class Claim:
     replay: HttpResponse | None = None
 
 
+@dataclass
+class Pending:
+    """A key held by the running transaction (:func:`idempotency_begin`); ``taken_over`` is
+    the pk of a dead claim-work-store attempt's row we replace, or of an expired record."""
+
+    caller: str
+    key: str
+    fingerprint: str
+    taken_over: int | None = None
+
+
+def _lock_id(caller: str, key: str) -> int:
+    digest = hashlib.sha256(f"idempotency\n{caller}\n{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _try_lock(caller: str, key: str) -> bool:
+    """Take the transaction-scoped lock on (caller, key); False when another transaction holds it."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        return True  # SQLite runs one write transaction at a time (IMMEDIATE): nothing to race
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_lock_id(caller, key)])
+        return bool(cursor.fetchone()[0])
+
+
+def _in_progress() -> Conflict:
+    return Conflict("A request with this Idempotency-Key is still being processed.", code="idempotency_in_progress")
+
+
+def _reused() -> ValidationFailed:
+    return ValidationFailed(
+        "This Idempotency-Key was used for a different request.", code="idempotency_key_reused",
+        errors=[FieldProblem(HEADER, "reused", "Use a new key for a different request.")],
+    )
+
+
+def idempotency_begin(*, caller: str, key: str, fingerprint: str) -> Pending | HttpResponse:
+    """Inside the transaction that will do the work: hold ``key`` for ``caller`` until it ends.
+
+    Returns the stored response to replay, or a :class:`Pending` to pass to
+    :func:`idempotency_store` once the response is rendered. Raises 409 (another request
+    holds the key) or 422 (the key was used for another request)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("idempotency_begin needs the caller's transaction")
+    if not _try_lock(caller, key):
+        raise _in_progress()
+    # (caller, key) is unique: a slice, not .first(), which would add an ORDER BY
+    record = next(iter(IdempotencyRecord.objects.filter(caller=caller, key=key)[:1]), None)
+    if record is None:
+        return Pending(caller, key, fingerprint)
+    now = timezone.now()
+    if record.expires_at <= now:
+        return Pending(caller, key, fingerprint, taken_over=record.pk)
+    if record.fingerprint != fingerprint:
+        raise _reused()
+    if record.state == IdempotencyRecord.State.COMPLETED:
+        return _replay(record)
+    if record.locked_until > now:
+        raise _in_progress()
+    return Pending(caller, key, fingerprint, taken_over=record.pk)  # that attempt died mid-way
+
+
+def idempotency_store(pending: Pending, response) -> None:
+    """In the same transaction: keep the rendered ``response`` for replay (or, on a retryable
+    answer, leave the key free)."""
+    if response.status_code >= 500 or response.status_code in _RELEASE_STATUSES:
+        if pending.taken_over is not None:
+            IdempotencyRecord.objects.filter(pk=pending.taken_over).delete()
+        return
+    now = timezone.now()
+    values = dict(
+        fingerprint=pending.fingerprint, state=IdempotencyRecord.State.COMPLETED, locked_until=now,
+        expires_at=now + RETENTION, response_status=response.status_code, completed_at=now,
+        response_headers={name: response[name] for name in _KEPT_HEADERS if response.has_header(name)},
+        response_body=bytes(response.content),
+    )
+    if pending.taken_over is not None:
+        IdempotencyRecord.objects.filter(pk=pending.taken_over).update(**values)
+    else:
+        IdempotencyRecord.objects.create(caller=pending.caller, key=pending.key, **values)
+
+
 def _replay(record: IdempotencyRecord) -> HttpResponse:
     headers = dict(record.response_headers)
     response = HttpResponse(bytes(record.response_body), status=record.response_status,
@@ -84,6 +178,8 @@ def idempotency_claim(*, caller: str, key: str, fingerprint: str) -> Claim:
         now = timezone.now()
         try:
             with transaction.atomic():
+                if not _try_lock(caller, key):  # held by an all-in-one-transaction request
+                    raise _in_progress()
                 record = IdempotencyRecord.objects.create(
                     caller=caller, key=key, fingerprint=fingerprint,
                     locked_until=now + LEASE, expires_at=now + RETENTION,
@@ -98,14 +194,11 @@ def idempotency_claim(*, caller: str, key: str, fingerprint: str) -> Claim:
             IdempotencyRecord.objects.filter(pk=record.pk, expires_at__lte=now).delete()
             continue
         if record.fingerprint != fingerprint:
-            raise ValidationFailed(
-                "This Idempotency-Key was used for a different request.", code="idempotency_key_reused",
-                errors=[FieldProblem(HEADER, "reused", "Use a new key for a different request.")],
-            )
+            raise _reused()
         if record.state == IdempotencyRecord.State.COMPLETED:
             return Claim(replay=_replay(record))
         if record.locked_until > now:
-            raise Conflict("A request with this Idempotency-Key is still being processed.", code="idempotency_in_progress")
+            raise _in_progress()
         # The first attempt died mid-way: take its claim over, once.
         taken = IdempotencyRecord.objects.filter(
             pk=record.pk, state=IdempotencyRecord.State.IN_PROGRESS, locked_until=record.locked_until

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.dispatch import receiver
+from simple_history.manager import HistoryDescriptor
 from simple_history.models import HistoricalRecords
 from simple_history.signals import pre_create_historical_record
 
@@ -34,6 +35,19 @@ def audit_history(**kwargs) -> HistoricalRecords:
     kwargs.setdefault("bases", [AuditFields])
     kwargs.setdefault("history_change_reason_field", models.TextField(null=True))
     return HistoricalRecords(**kwargs)
+
+
+def _history_manager(self, instance, owner):
+    # simple-history builds a new manager class (``from_queryset``: an ``inspect.getmembers``
+    # walk) on every ``Model.history`` access — each history row written pays for it. The
+    # class depends only on the descriptor, so build it once per descriptor.
+    manager_class = self.__dict__.get("_controlplane_manager_class")
+    if manager_class is None:
+        manager_class = self._controlplane_manager_class = self.manager_class.from_queryset(self.queryset_class)
+    return manager_class(self.model, instance)
+
+
+HistoryDescriptor.__get__ = _history_manager
 
 
 @receiver(pre_create_historical_record)

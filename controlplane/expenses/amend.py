@@ -36,23 +36,31 @@ from controlplane.expenses.states import IN_APPROVAL, POSTING_STARTED, TERMINAL
 from controlplane.expenses.workflow import apply_transition, check_writer, emit, get_expense
 
 _ACTOR_SYSTEM = object()
+_LOOK_UP = object()
 
 
 def _jsonable(data: dict) -> dict:
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder, default=str))
 
 
-def expense_upsert_from_source(*, actor: Actor, source_system, source_id: str, data: dict) -> tuple[Expense, bool]:
+def expense_upsert_from_source(*, actor: Actor, source_system, source_id: str, data: dict,
+                               existing_id=_LOOK_UP) -> tuple[Expense, bool]:
     """Create the expense ``source_system`` knows as ``source_id`` (a draft, revision 1), or
     amend it when it exists. Returns ``(expense, created)``. Replaying the same data changes
-    nothing."""
+    nothing.
+
+    ``existing_id``: a caller that has just looked the reference up passes what it found (the
+    pk, or None) to spare the second lookup; a reference created meanwhile still ends in an
+    amendment (the unique constraint catches it)."""
     if actor.system is not None and getattr(actor.system, "pk", None) != source_system.pk:
         raise NotAllowed(f"{actor.system_code} may not write expenses of {source_system.code}.",
                          code="not_system_of_record")
-    # (values_list, not .only(): deferring the FSM fields recurses in ConcurrentTransitionMixin)
-    existing = Expense.objects.filter(source_system=source_system, source_id=source_id).values_list("pk", flat=True)
-    if existing:
-        return expense_amend(actor=actor, expense_id=existing[0], data=data, writer=source_system), False
+    if existing_id is _LOOK_UP:
+        # (values_list, not .only(): deferring the FSM fields recurses in ConcurrentTransitionMixin)
+        existing_id = (Expense.objects.filter(source_system=source_system, source_id=source_id)
+                       .values_list("pk", flat=True).first())
+    if existing_id is not None:
+        return expense_amend(actor=actor, expense_id=existing_id, data=data, writer=source_system), False
     content = parse_content(data)
     try:
         with transaction.atomic(), acting(actor, actor.reason or f"created from {source_system.code}:{source_id}"):

@@ -77,13 +77,14 @@ class _Problems:
             raise ValidationFailed("The expense is not valid.", self.items)
 
 
-def _lookup(model, value, path: str, problems: _Problems, *, by: str = "code", **scope):
-    """A master-data record from an instance, a primary key or a code (within ``scope``)."""
+def _lookup(model, value, path: str, problems: _Problems, *, by: str = "code", related=(), **scope):
+    """A master-data record from an instance, a primary key or a code (within ``scope``;
+    ``related``: foreign keys to load with it)."""
     if value is None or value == "":
         return None
     if isinstance(value, model):
         return value
-    qs = model.objects.filter(**scope)
+    qs = model.objects.select_related(*related).filter(**scope) if related else model.objects.filter(**scope)
     obj = qs.filter(pk=value).first() if isinstance(value, int) else qs.filter(**{by: str(value)}).first()
     if obj is None:
         problems.add(path, "unknown", f"Unknown {model._meta.verbose_name} {value!r}.")
@@ -135,7 +136,8 @@ def parse_content(data: dict[str, Any], current: ContentIn | None = None) -> Con
     if "employee" in data or current is None:
         # Employee codes are unique per entity: look the code up in the entity when known.
         scope = {"legal_entity": entity} if entity is not None else {}
-        employee = _lookup(md.Employee, data.get("employee"), "employee", problems, **scope)
+        # (its cost centre is every line's default allocation)
+        employee = _lookup(md.Employee, data.get("employee"), "employee", problems, related=("cost_centre",), **scope)
         if employee is None and not problems.items:
             problems.add("employee", "required", "An employee is required.")
     if entity is None and employee is not None:

@@ -4,11 +4,13 @@ outside the caller's entities (or, for an expense platform, sent by another syst
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics
+from rest_framework import exceptions, generics
 from rest_framework.response import Response
 
 from controlplane.api.caller import Caller
@@ -51,10 +53,24 @@ class ExpenseScope:
         return s.ExpenseOut(selectors.expense_detail(expense.pk)).data
 
     def entity_in_scope(self, code: str) -> LegalEntity:
-        entity = LegalEntity.objects.filter(code=code).first()
+        """The legal entity ``code`` names (with its base currency), if the caller may touch it."""
+        # (codes are unique: a slice, not .first(), which would add an ORDER BY)
+        entity = next(iter(LegalEntity.objects.select_related("base_currency").filter(code=code)[:1]), None)
         if entity is None or not self.caller.may_touch_entity(entity.pk):
             raise _unknown("legal_entity", "legal entity")  # out of scope reads as unknown
         return entity
+
+    def entity_and_employee(self, entity_code: str, employee_code: str | None) -> tuple[LegalEntity, Employee | None]:
+        """:meth:`entity_in_scope` and, when ``employee_code`` names one of its employees, that
+        employee (with its cost centre) — in one query when both are found; else
+        ``(entity_in_scope(entity_code), None)``."""
+        if employee_code:
+            found = Employee.objects.select_related("legal_entity__base_currency", "cost_centre").filter(
+                legal_entity__code=entity_code, code=employee_code)[:1]  # (unique per entity)
+            employee = next(iter(found), None)
+            if employee is not None and self.caller.may_touch_entity(employee.legal_entity_id):
+                return employee.legal_entity, employee
+        return self.entity_in_scope(entity_code), None
 
     def person(self, code: str | None, entity_id: int, field: str) -> Employee:
         """The employee a token names (within the expense's entity); a session acts as its own user's employee."""
@@ -87,22 +103,37 @@ def upsert_one(view: ExpenseScope, data: dict) -> tuple[Expense, bool]:
     source_system = _source_system(view.caller, data.pop("source_system", None))
     source_id = data.pop("source_id")
     submit = data.pop("submit", False)
-    view.entity_in_scope(data["legal_entity"])
-    existing = Expense.objects.filter(source_system=source_system, source_id=source_id).values_list("pk", flat=True).first()
+    entity, employee = view.entity_and_employee(data["legal_entity"], data.get("employee"))
+    found = Expense.objects.filter(source_system=source_system, source_id=source_id).values_list("pk", flat=True)[:1]
+    existing = next(iter(found), None)  # (the reference is unique)
     if existing is not None and not view.expenses().filter(pk=existing).exists():
         raise _unknown("source_id", "expense")
     actor = view.caller.actor
-    with transaction.atomic():
+    # Without submit there is one service call, transactional on its own: no savepoint around it.
+    with transaction.atomic() if submit else nullcontext():
         if existing is not None:
             # (straight to amend: the same thing expense_upsert_from_source does for a known reference)
             expense, created = services.expense_amend(actor=actor, expense_id=existing, data=data,
                                                       writer=source_system), False
         else:
+            # The records found above instead of their codes (no second lookup): the entity, and
+            # its base currency when that is the currency named. The reference is known to be new.
+            known = {"legal_entity": entity} if employee is None else {"legal_entity": entity, "employee": employee}
+            if data.get("currency") == entity.base_currency.code:
+                known["currency"] = entity.base_currency
             expense, created = services.expense_upsert_from_source(
-                actor=actor, source_system=source_system, source_id=source_id, data=data)
+                actor=actor, source_system=source_system, source_id=source_id, data={**data, **known},
+                existing_id=None)
         if submit and expense.approval_state in EDITABLE:
             expense = services.expense_submit(actor=actor, expense_id=expense.pk)
     return expense, created
+
+
+# Stateless serializer instances shared by every request of the create: building a serializer
+# deep-copies its fields (and a ModelSerializer introspects its model) each time, a
+# noticeable part of a create. ``run_validation`` / ``to_representation`` keep no state on them.
+_CREATE_IN = s.ExpenseCreate()
+_SUMMARY_OUT = s.ExpenseSummaryOut()
 
 
 _LIST_PARAMS = [
@@ -117,6 +148,7 @@ _LIST_PARAMS = [
 @extend_schema(tags=["expenses"])
 class ExpenseListCreate(ExpenseScope, ApiMixin, generics.ListAPIView):
     required_scopes = {"get": Scope.EXPENSES_READ, "post": Scope.EXPENSES_WRITE}
+    idempotency_in_transaction = True  # key, work and stored answer commit together
     serializer_class = s.ExpenseSummaryOut
 
     def get_queryset(self):
@@ -138,12 +170,17 @@ class ExpenseListCreate(ExpenseScope, ApiMixin, generics.ListAPIView):
                                "results and approval steps.",
                    request=s.ExpenseCreate, responses={201: s.ExpenseSummaryOut, 200: s.ExpenseSummaryOut})
     def post(self, request):
-        data = s.ExpenseCreate(data=request.data)
-        data.is_valid(raise_exception=True)
-        expense, created = upsert_one(self, data.validated_data)
+        try:
+            validated = _CREATE_IN.run_validation(request.data)
+        except exceptions.ValidationError:
+            # The rare path: a serializer of its own reports the errors exactly as is_valid() does.
+            s.ExpenseCreate(data=request.data).is_valid(raise_exception=True)
+            raise
+        expense, created = upsert_one(self, validated)
         location = reverse("expense-detail", kwargs={"eid": expense.public_id})
         # The summary only: re-reading lines, receipts and steps would double the cost of a create.
-        return Response(s.ExpenseSummaryOut(expense).data, status=201 if created else 200, headers={"Location": location})
+        return Response(_SUMMARY_OUT.to_representation(expense), status=201 if created else 200,
+                        headers={"Location": location})
 
 
 @extend_schema(tags=["expenses"])
