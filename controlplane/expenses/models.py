@@ -190,6 +190,8 @@ class ExpenseLine(TimeStamped):
     class Meta:
         ordering = ["expense", "position"]
         constraints = [models.UniqueConstraint(fields=["expense", "position"], name="uniq_line_position")]
+        # The duplicate-line policy check looks lines up by date and amount.
+        indexes = [models.Index(fields=["date", "amount"], name="expline_date_amount_idx")]
 
     def __str__(self) -> str:
         return f"{self.expense_id}#{self.position} {self.amount} {self.currency_id}"

@@ -42,7 +42,7 @@ def expense_max_age_days() -> int:
 def evaluate(expense) -> list[Finding]:
     """Every finding for the stored content of ``expense`` (failures first, then one ``pass``
     per check that found nothing)."""
-    from controlplane.expenses.models import Expense, ExpenseLine, Receipt
+    from controlplane.expenses.models import Expense, Receipt
     from controlplane.masterdata.models import CategoryAccounting
 
     findings: list[Finding] = []
@@ -58,6 +58,7 @@ def evaluate(expense) -> list[Finding]:
     if not expense.employee.active:
         findings.append(Finding("employee_active", CheckOutcome.HARD, "employee", "The employee is inactive."))
     lines = list(expense.lines.select_related("tax_code", "category").prefetch_related("allocations"))
+    twins = _twin_lines(expense, lines)
     for i, line in enumerate(lines):
         p = f"lines.{i}"
         if line.exchange_rate is None:
@@ -88,13 +89,10 @@ def evaluate(expense) -> list[Finding]:
             if mapping.cap_amount is not None and line.amount_base > mapping.cap_amount:
                 findings.append(Finding("category_cap", CheckOutcome.SOFT, f"{p}.amount",
                                         f"Above the {line.category.code} cap of {mapping.cap_amount}."))
-        twin = ExpenseLine.objects.filter(
-            expense__in=others, expense__employee_id=expense.employee_id, date=line.date, amount=line.amount,
-            currency_id=line.currency_id, merchant__iexact=line.merchant,
-        ).select_related("expense").first()
+        twin = twins.get((line.date, line.amount, line.currency_id, line.merchant.upper()))
         if twin is not None:
             findings.append(Finding("duplicate_line", CheckOutcome.SOFT, p,
-                                    f"Same employee, date, amount and merchant as expense {twin.expense.public_id}."))
+                                    f"Same employee, date, amount and merchant as expense {twin}."))
     for j, receipt in enumerate(receipts):
         twin = Receipt.objects.filter(expense__in=others, sha256=receipt.sha256).select_related("expense").first()
         if twin is not None:
@@ -103,6 +101,35 @@ def evaluate(expense) -> list[Finding]:
     failed = {f.code for f in findings}
     findings.extend(Finding(code, CheckOutcome.PASS) for code in CHECKS if code not in failed)
     return findings
+
+
+def _twin_lines(expense, lines) -> dict:
+    """``(date, amount, currency id, MERCHANT)`` → public id of the most recent other live
+    expense of the same employee with such a line. Two queries whatever the number of lines
+    or expenses: candidate lines by the (date, amount) index first, then their expenses — a
+    join planned from the employee's expenses grew with every expense they had."""
+    from controlplane.expenses.models import Expense, ExpenseLine
+
+    if not lines:
+        return {}
+    wanted = {(line.date, line.amount, line.currency_id, line.merchant.upper()) for line in lines}
+    candidates = (ExpenseLine.objects.filter(date__in={k[0] for k in wanted}, amount__in={k[1] for k in wanted})
+                  .exclude(expense_id=expense.pk)
+                  .values_list("expense_id", "date", "amount", "currency_id", "merchant"))
+    by_expense: dict[int, set] = {}
+    for expense_id, date, amount, currency_id, merchant in candidates:
+        key = (date, amount, currency_id, merchant.upper())
+        if key in wanted:
+            by_expense.setdefault(expense_id, set()).add(key)
+    if not by_expense:
+        return {}
+    twins: dict = {}
+    others = (Expense.objects.filter(pk__in=by_expense, employee_id=expense.employee_id, approval_state__in=LIVE)
+              .order_by("-created_at", "-pk").values_list("pk", "public_id"))
+    for pk, public_id in others:
+        for key in by_expense[pk]:
+            twins.setdefault(key, public_id)
+    return twins
 
 
 def run_checks(expense) -> list[Finding]:
