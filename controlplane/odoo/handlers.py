@@ -56,6 +56,9 @@ def post_expense_handler(jobs) -> dict[int, JobOutcome]:
             result[job.id] = JobOutcome.ok(outcome.summary)
         elif outcome.kind == "retry":
             result[job.id] = JobOutcome.retry(outcome.message, retry_after=outcome.retry_after)
+        elif outcome.kind == "defer":
+            # Waiting for another worker's live ledger claim: not a failed try, no pause of Odoo.
+            result[job.id] = JobOutcome.defer(outcome.message, seconds=outcome.retry_after or 1.0)
         else:
             result[job.id] = JobOutcome.permanent(outcome.message, open_exception=outcome.open_exception)
     return result
@@ -112,8 +115,16 @@ def readback_handler(jobs) -> dict[int, JobOutcome]:
     return _per_job(jobs, work)
 
 
+# Posting outlasts an Odoo outage: with the default back-off (base 2 s, cap 1 h, full jitter)
+# 20 tries span about five hours on average before the job goes dead and a person is asked.
+# Tries lost with a killed worker count; waiting on another worker's ledger claim does not
+# (a deferral).
+POST_MAX_ATTEMPTS = 20
+
+
 def register_all() -> None:
-    registry.register(POST, handler=post_expense_handler, queue="odoo", batch_size=50, mode=SyncMode.BATCH)
+    registry.register(POST, handler=post_expense_handler, queue="odoo", batch_size=50, max_attempts=POST_MAX_ATTEMPTS,
+                      mode=SyncMode.BATCH)
     registry.register(IMPORT, handler=import_masterdata_handler, queue="odoo", max_attempts=5, mode=SyncMode.BATCH)
     registry.register(EXPORT, handler=export_employee_handler, queue="odoo", batch_size=1)
     registry.register(READBACK, handler=readback_handler, queue="odoo", mode=SyncMode.BATCH)

@@ -43,7 +43,16 @@ from integrations.odoo.posting import post_expenses
 from integrations.odoo.types import ExpensePosting, PostingFailure, PostingResult
 
 logger = logging.getLogger(__name__)
-LEASE = dt.timedelta(minutes=10)
+
+
+def ledger_lease() -> dt.timedelta:
+    """How long a ledger claim holds: the sync engine's job lease (the task's hard time limit
+    plus a margin, ``controlplane.sync.dispatch.lease_seconds``). The claim is taken inside
+    a task holding its job's lease, so a live task never loses it, and the claim of a task
+    killed with its worker frees the reference about when the job itself comes back."""
+    from controlplane.sync.dispatch import lease_seconds
+
+    return dt.timedelta(seconds=lease_seconds())
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,7 @@ class PostingItem:
 
 @dataclass(frozen=True)
 class ItemOutcome:
-    kind: str  # ok | retry | permanent
+    kind: str  # ok | retry | defer (another worker holds the reference; not a failure) | permanent
     message: str = ""
     summary: dict = field(default_factory=dict)
     retry_after: float | None = None
@@ -94,7 +103,7 @@ def odoo_post_expenses(*, actor: Actor, system: ExternalSystem, items: Sequence[
         if ledger.state == LedgerState.POSTED:
             outcomes[item.key] = _mark_posted(actor, expense, ledger)
         elif busy is not None:
-            outcomes[item.key] = ItemOutcome("retry", "another worker is posting this reference", retry_after=busy)
+            outcomes[item.key] = ItemOutcome("defer", "another worker is posting this reference", retry_after=busy)
         else:
             todo.append((item, expense, ledger))
     if not todo:
@@ -158,7 +167,7 @@ def _claim(actor: Actor, system: ExternalSystem, expenses: list[Expense],
         ids = [r.pk for r in rows]
         free = Q(lease_until__isnull=True) | Q(lease_until__lte=now) | ~Q(state=LedgerState.IN_FLIGHT)
         PostingLedger.objects.filter(pk__in=ids).exclude(state=LedgerState.POSTED).filter(free).update(
-            state=LedgerState.IN_FLIGHT, claim_token=token, lease_until=now + LEASE, attempts=F("attempts") + 1,
+            state=LedgerState.IN_FLIGHT, claim_token=token, lease_until=now + ledger_lease(), attempts=F("attempts") + 1,
             updated_at=now)
         for ledger in PostingLedger.objects.filter(pk__in=ids):
             expense = refs[ledger.reference]

@@ -43,8 +43,19 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+# A claim outlives the task's hard time limit by at least this much (the time for a killed
+# task's worker to notice and for the claim's own transaction).
+MIN_LEASE_MARGIN_SECONDS = 1.0
+
+
 def lease_seconds() -> float:
-    return float(getattr(settings, "SYNC_LEASE_SECONDS", 360))
+    """How long a claim holds (a job's, and the claims its handler takes on business objects,
+    e.g. the Odoo posting ledger): ``SYNC_LEASE_SECONDS`` (default: the hard time limit +
+    60 s), never less than ``CELERY_TASK_TIME_LIMIT`` + ``MIN_LEASE_MARGIN_SECONDS`` — a live
+    task never loses its lease, and a killed one's comes back soon after its limit."""
+    hard = float(getattr(settings, "CELERY_TASK_TIME_LIMIT", 300))
+    configured = float(getattr(settings, "SYNC_LEASE_SECONDS", hard + 60))
+    return max(configured, hard + MIN_LEASE_MARGIN_SECONDS)
 
 
 @dataclass
@@ -144,6 +155,9 @@ def apply_outcome(job: OutboxJob, outcome: JobOutcome, reg: Registration | None,
     if outcome.kind == "cancel":
         job.cancel(reason=outcome.error)
         return False
+    if outcome.kind == "defer":
+        job.defer(at=now + timedelta(seconds=outcome.retry_after or 0.0), reason=outcome.error)
+        return False
     if outcome.kind == "permanent":
         job.die(error_class=outcome.error_class or "PermanentError", error=outcome.error)
         return outcome.open_exception
@@ -158,7 +172,8 @@ def apply_outcome(job: OutboxJob, outcome: JobOutcome, reg: Registration | None,
 
 
 _OUTCOME_TO_ATTEMPT = {"ok": AttemptOutcome.SUCCEEDED, "retry": AttemptOutcome.RETRY,
-                       "permanent": AttemptOutcome.PERMANENT, "cancel": AttemptOutcome.CANCELLED}
+                       "defer": AttemptOutcome.DEFERRED, "permanent": AttemptOutcome.PERMANENT,
+                       "cancel": AttemptOutcome.CANCELLED}
 
 
 def finalize(claim_: Claim, outcomes: dict[int, JobOutcome], reg: Registration | None, *,
@@ -186,7 +201,7 @@ def finalize(claim_: Claim, outcomes: dict[int, JobOutcome], reg: Registration |
                 continue
             if apply_outcome(job, outcome, reg, now):
                 dead.append(job)
-            if outcome.retry_after and job.target_id:
+            if outcome.kind == "retry" and outcome.retry_after and job.target_id:
                 gate_pause(job.target_id, pause_for(outcome.retry_after, now))
         save_finished(list(ours.values()), f"sync: {claim_.jobs[0].operation}")
         bulk_create_with_history(attempts, SyncAttempt, default_change_reason="sync attempt",
@@ -196,7 +211,7 @@ def finalize(claim_: Claim, outcomes: dict[int, JobOutcome], reg: Registration |
     return counts
 
 
-_FINISH_FIELDS = ["state", "response_summary", "last_error_class", "last_error", "lease_until", "claim_token",
+_FINISH_FIELDS = ["state", "attempts", "response_summary", "last_error_class", "last_error", "lease_until", "claim_token",
                   "finished_at", "next_attempt_at", "updated_at"]
 
 

@@ -113,6 +113,16 @@ class OutboxJob(ConcurrentTransitionMixin, FSMModelMixin, TimeStamped):
         self._fail(error_class, error)
         self._release(finished=False)
 
+    @transition(field=state, source=JobState.IN_FLIGHT, target=JobState.RETRY_WAIT)
+    def defer(self, *, at, reason: str) -> None:
+        """The handler waited on something that ends by itself (another worker's live claim on
+        the same business object): try again at ``at``. Not a failed try: the claim's
+        attempt is given back, so waiting never uses up the job's tries."""
+        self.attempts = max(0, self.attempts - 1)
+        self.next_attempt_at = at
+        self._fail("Deferred", reason)
+        self._release(finished=False)
+
     @transition(field=state, source=[JobState.IN_FLIGHT, *JobState.due()], target=JobState.DEAD)
     def die(self, *, error_class: str, error: str) -> None:
         self._fail(error_class, error)
@@ -150,6 +160,7 @@ class AttemptOutcome(models.TextChoices):
     RETRY = "retry", "Failed, will retry"
     PERMANENT = "permanent", "Failed permanently"
     CANCELLED = "cancelled", "Cancelled by the handler"
+    DEFERRED = "deferred", "Deferred (waited; not counted as a try)"
     LOST = "lost", "Lost (worker died; lease expired)"
     STALE = "stale", "Finished after its lease was taken over"
 

@@ -23,7 +23,7 @@ QUEUES = ("default", "odoo", "webhooks", "files")
 class JobOutcome:
     """What a handler says about one job. Build with the class methods."""
 
-    kind: str  # "ok" | "retry" | "permanent" | "cancel"
+    kind: str  # "ok" | "retry" | "defer" | "permanent" | "cancel"
     summary: dict[str, Any] = field(default_factory=dict)
     error: str = ""
     error_class: str = ""
@@ -40,6 +40,14 @@ class JobOutcome:
               request_summary: dict | None = None) -> JobOutcome:
         """Try again later (back-off, or ``retry_after`` seconds when the remote asked)."""
         return cls("retry", error=str(error), error_class=_class_name(error), retry_after=retry_after,
+                   request_summary=request_summary or {})
+
+    @classmethod
+    def defer(cls, reason: str, *, seconds: float, request_summary: dict | None = None) -> JobOutcome:
+        """Nothing failed: the job waits on something that ends by itself (another worker's
+        live claim on the same object) and is tried again in ``seconds``. The try is given
+        back (it does not count towards ``max_attempts``) and the target is not paused."""
+        return cls("defer", error=reason, error_class="Deferred", retry_after=max(0.0, float(seconds)),
                    request_summary=request_summary or {})
 
     @classmethod
@@ -83,7 +91,7 @@ def register(operation: str, *, handler: Handler, queue: str = "default", batch_
 
     The handler gets claimed jobs (up to ``batch_size``, same operation and target) and returns
     an outcome per job id: ``JobOutcome.ok(summary)`` / ``.retry(error, retry_after=None)`` /
-    ``.permanent(error)`` / ``.cancel(reason)``. An exception escaping the handler counts as
+    ``.defer(reason, seconds=...)`` / ``.permanent(error)`` / ``.cancel(reason)``. An exception escaping the handler counts as
     retryable for every job (``integrations.errors.PermanentError`` → permanent). Handlers must
     be idempotent: they may run twice for the same job.
 

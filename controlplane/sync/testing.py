@@ -8,7 +8,6 @@ SyncAttempt rows), so a test can check what a separate worker process did.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import time
 
@@ -39,6 +38,21 @@ def flaky_handler(jobs):
     return out
 
 
+def deferring_handler(jobs):
+    """Defers (another worker holds the object) until the job has been deferred
+    ``payload["defer_times"]`` times, then succeeds, reporting its tries."""
+    from controlplane.sync.models import AttemptOutcome, SyncAttempt
+
+    out = {}
+    for j in jobs:
+        deferred = SyncAttempt.objects.filter(job=j, outcome=AttemptOutcome.DEFERRED).count()
+        if deferred < int(j.payload.get("defer_times", 0)):
+            out[j.pk] = JobOutcome.defer("another worker holds it", seconds=float(j.payload.get("seconds", 0)))
+        else:
+            out[j.pk] = JobOutcome.ok({"attempts": j.attempts, "deferred": deferred})
+    return out
+
+
 def always_failing_handler(jobs):
     raise RetryableError("connection reset", code="network")
 
@@ -55,24 +69,9 @@ def sleep_handler(jobs):
 
 register("test.record", handler=record_handler, queue="default", batch_size=5, max_attempts=5)
 register("test.flaky", handler=flaky_handler, queue="default", max_attempts=4)
+register("test.deferring", handler=deferring_handler, queue="default", max_attempts=1)
 register("test.always_failing", handler=always_failing_handler, max_attempts=3)
 register("test.permanent", handler=permanent_handler)
 register("test.sleep", handler=sleep_handler, queue="default", max_attempts=20)
 register("test.webhook", handler=always_failing_handler, queue="webhooks",
          retry_schedule=[5, 300, 1800, 7200, 18000, 36000, 36000])
-
-
-# --- Odoo posting under test leases -----------------------------------------------------------
-def _shorten_odoo_ledger_lease() -> None:
-    """A worker started by a test may shorten the posting ledger's claim lease
-    (``SYNC_TEST_ODOO_LEDGER_LEASE_SECONDS``) like the test shortens the outbox lease: a killed
-    worker's claim then expires in seconds instead of ten minutes. It must still outlive the
-    hard time limit, as in production."""
-    seconds = os.environ.get("SYNC_TEST_ODOO_LEDGER_LEASE_SECONDS")
-    if seconds:
-        from controlplane.odoo import posting
-
-        posting.LEASE = dt.timedelta(seconds=float(seconds))
-
-
-_shorten_odoo_ledger_lease()

@@ -1,13 +1,15 @@
 """The promise to finance, under fire: an accepted expense is never lost and never posted twice.
 
-Given 2,000 real expenses taken to ``finance_reviewed`` through the lifecycle services (each
-with its one ``odoo.post_expense`` outbox job), real Celery workers post them to the Odoo
-sandbox through the real handler (``controlplane.odoo.handlers.post_expense_handler``: posting
-ledger, bindings, ``expense_mark_posted``), in the batch windows of a SyncPolicy fired by beat
-with the production (database) scheduler, while pool children and whole workers (main process
-included) are SIGKILLed again and again, the test's own ``redis-server`` is killed and restarted
-once (losing every queued message: it runs without persistence), and the sandbox drops about
-8% of its answers after committing the work.
+Given 2,000 real expenses queued for posting, each with its one ``odoo.post_expense`` outbox job
+(100 taken through the lifecycle services one by one, the rest by the production bulk ingest,
+the model's transitions and the production ``enqueue_posting``: ``chaos_fixtures``), real
+Celery workers post them to the Odoo sandbox through the real handler
+(``controlplane.odoo.handlers.post_expense_handler``: posting ledger, bindings,
+``expense_mark_posted``), in the batch windows of a SyncPolicy fired by beat with the
+production (database) scheduler, while pool children and whole workers (main process included)
+are SIGKILLed again and again, the test's own ``redis-server`` is killed and restarted once
+(losing every queued message: it runs without persistence), and the sandbox drops about 8% of
+its answers after committing the work.
 
 Afterwards, by reference (``expense.posting_reference``): exactly one document per expense in
 Odoo in every view of the entity's posting mode (``hr.expense`` per line, the report
@@ -40,19 +42,23 @@ from tests.sync.chaos_fixtures import chaos_org, reviewed_expenses
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
-JOBS = int(os.environ.get("SYNC_CHAOS_JOBS", "300"))  # 2,000 is the target; see docs/sync-engine.md
+JOBS = int(os.environ.get("SYNC_CHAOS_JOBS", "2000"))
 MODE = os.environ.get("SYNC_CHAOS_MODE", "expense")
 DEADLINE_S = float(os.environ.get("SYNC_CHAOS_DEADLINE_S", "900"))
 # Faults are injected during the first half of the deadline; the rest lets the fleet settle,
 # so a slow host ends with every job decided rather than with a worker killed mid-batch.
 CHAOS_WINDOW_S = DEADLINE_S / 2
 DROP_RATE = 0.08  # of every answer; the issue asks for at least 5%, asserted below
+# One fault (a kill, or the Redis restart) every few seconds: each pool-child kill loses a
+# batch in flight until its lease expires, each whole-worker kill a worker until it has booted.
+FAULT_EVERY_S = (5.0, 8.0)
+WORKERS, CONCURRENCY = ["w1", "w2", "w3"], 2
 OPERATION = "odoo.post_expense"
 CENT = Decimal("0.01")
 PROCESS_ENV = {
     # Short leases and limits so a killed worker's jobs (and its posting-ledger claims) come
     # back within seconds; each lease still outlives the hard time limit, as in production.
-    "SYNC_LEASE_SECONDS": "25", "SYNC_TEST_ODOO_LEDGER_LEASE_SECONDS": "25",
+    "SYNC_LEASE_SECONDS": "25",
     "CELERY_TASK_TIME_LIMIT": "20", "CELERY_TASK_SOFT_TIME_LIMIT": "15",
     "SYNC_BACKOFF_BASE_SECONDS": "0.25", "SYNC_BACKOFF_CAP_SECONDS": "3",
     "SYNC_RELAY_INTERVAL_SECONDS": "1", "SYNC_RELAY_REPUBLISH_AFTER_SECONDS": "3",
@@ -108,9 +114,9 @@ def test_no_expense_lost_or_posted_twice_under_crashes(tmp_path):
             # given an organisation lined up with Odoo (master data imported, employees exported)
             lead = Actor(reason="chaos test")
             org = chaos_org(odoo, mode=MODE, worker=Actor(system=None, reason="chaos setup"))
-            # and postings in batch windows of 10 every 2 seconds
-            sync_policy_set(actor=lead, operation=OPERATION, mode=SyncMode.BATCH, every_seconds=2, batch_size=10)
-            # and 2,000 expenses finance reviewed through the lifecycle, each with its posting job
+            # and postings in batch windows of 25 every 2 seconds
+            sync_policy_set(actor=lead, operation=OPERATION, mode=SyncMode.BATCH, every_seconds=2, batch_size=25)
+            # and 2,000 expenses finance reviewed, each with its posting job
             expense_ids = reviewed_expenses(org, JOBS)
             setup_s = time.monotonic() - began
             print(f"\nchaos setup: {JOBS} expenses finance reviewed in {setup_s:.0f}s", flush=True)
@@ -122,19 +128,24 @@ def test_no_expense_lost_or_posted_twice_under_crashes(tmp_path):
 
             # when workers post them while being killed, with Redis restarted once
             beat = workers.beat(redis.url, tmp_path, database_schedule=True, **PROCESS_ENV).start()
-            names = ["w1", "w2", "w3"]
-            pool = {n: workers.worker(n, redis.url, tmp_path, concurrency=3, **PROCESS_ENV).start() for n in names}
+            names = WORKERS
+            pool = {n: workers.worker(n, redis.url, tmp_path, concurrency=CONCURRENCY, **PROCESS_ENV).start()
+                    for n in names}
             fleet += [beat, *pool.values()]
             rng = random.Random(7)
             kills = Counter()
             redis_restarted = False
             actions = 0
             start = time.monotonic()
+            next_fault = start + rng.uniform(*FAULT_EVERY_S)
             while finished() < JOBS:
                 assert time.monotonic() - start < DEADLINE_S, (
                     f"only {finished()} of {JOBS} finished; states "
                     f"{Counter(OutboxJob.objects.filter(operation=OPERATION).values_list('state', flat=True))}")
-                time.sleep(rng.uniform(3.0, 5.0))
+                time.sleep(1.0)
+                if time.monotonic() < next_fault:
+                    continue
+                next_fault = time.monotonic() + rng.uniform(*FAULT_EVERY_S)
                 done = finished()
                 elapsed = time.monotonic() - start
                 if done > JOBS * 0.95 or elapsed > CHAOS_WINDOW_S:
@@ -159,7 +170,8 @@ def test_no_expense_lost_or_posted_twice_under_crashes(tmp_path):
                 else:
                     victim.kill_group()  # SIGKILL the main process and its pool at once
                     kills["main"] += 1
-                    pool[name] = workers.worker(name, redis.url, tmp_path, concurrency=3, **PROCESS_ENV).start()
+                    pool[name] = workers.worker(name, redis.url, tmp_path, concurrency=CONCURRENCY,
+                                                **PROCESS_ENV).start()
                     fleet.append(pool[name])
             chaos_s = time.monotonic() - start
 
