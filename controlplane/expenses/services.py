@@ -24,6 +24,7 @@ from controlplane.expenses.receipts import receipt_attach
 from controlplane.expenses.sod import SodRefusal, person_keys, record_refusal, same_person
 from controlplane.expenses.states import PaymentState, PostingState
 from controlplane.expenses.workflow import apply_transition, check_writer, emit, enqueue_posting, get_expense
+from controlplane.odoo.payments import odoo_payment_enqueue
 
 __all__ = [
     "expense_upsert_from_source", "expense_amend", "receipt_attach", "expense_submit", "expense_withdraw",
@@ -198,6 +199,7 @@ def expense_mark_posted(*, actor: Actor, expense_id, revision: int, odoo_ref: st
         )
         emit(actor, "expense.posted", expense, odoo_ref=str(odoo_ref or ""), document_name=document_name,
              reference=expense.posting_reference)
+        odoo_payment_enqueue(actor=actor, expense=expense)  # reimbursed before posting: feed Odoo now
     return expense
 
 
@@ -224,6 +226,7 @@ def expense_mark_reimbursed(*, actor: Actor, expense_id, payment_ref: str, paid_
             apply_transition(expense, expense.mark_paid, payment_ref, paid_by, user)
             expense.save()
             emit(actor, "expense.reimbursed", expense, payment_ref=payment_ref)
+            odoo_payment_enqueue(actor=actor, expense=expense)  # posted already: feed Odoo the payment
     except SodRefusal as refusal:
         raise record_refusal(actor, refusal) from None
     return expense

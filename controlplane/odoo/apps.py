@@ -7,6 +7,7 @@ class OdooConfig(AppConfig):
     verbose_name = "Odoo"
 
     def ready(self) -> None:
-        from controlplane.odoo import handlers
+        from controlplane.odoo import handlers, payments
 
         handlers.register_all()
+        payments.register_payments_operation()

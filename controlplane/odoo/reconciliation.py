@@ -84,7 +84,8 @@ def _moves_by_ref(client: OdooClient, refs: list[str]) -> dict[str, list[dict]]:
     fields = ["name", "ref", "state", "amount_total", "amount_tax", "currency_id", "payment_state", "move_type"]
     for start in range(0, len(refs), CHUNK):
         chunk = refs[start:start + CHUNK]
-        domain = [("ref", "in", chunk), ("state", "!=", "cancel")]
+        # Not payment entries (move_type "entry"): Odoo gives them the paid bill's reference as memo.
+        domain = [("ref", "in", chunk), ("state", "!=", "cancel"), ("move_type", "!=", "entry")]
         for move in client.search_read("account.move", domain, fields, order="id asc"):
             out.setdefault(ref_of_name(move["ref"]), []).append(move)
     return out
