@@ -36,6 +36,7 @@ IMPORT = "odoo.import_masterdata"
 EXPORT = "odoo.export_employee"
 POST = "odoo.post_expense"
 READBACK = "odoo.readback"
+PAY = "odoo.register_payment"
 
 
 def real_odoo() -> bool:
@@ -104,12 +105,14 @@ def posting_mode_set(*, actor: Actor, mode: str) -> list[str]:
 
 
 def sync_windows(*, actor: Actor, post_every_s: int, readback_every_s: int) -> None:
-    """Install the default sync policies, then shorten the posting and read-back windows."""
+    """Install the default sync policies, then shorten the posting, payment and read-back windows."""
     sync_policies_install_defaults(actor=actor)
     sync_policy_set(actor=actor, operation=POST, mode=SyncMode.BATCH, every_seconds=post_every_s,
                     note=f"ledger postings after finance review (demo: every {post_every_s}s)")
     sync_policy_set(actor=actor, operation=READBACK, mode=SyncMode.BATCH, every_seconds=readback_every_s,
                     note=f"read back what Odoo posted and paid (demo: every {readback_every_s}s)")
+    sync_policy_set(actor=actor, operation=PAY, mode=SyncMode.BATCH, every_seconds=post_every_s,
+                    note=f"reimbursements registered as payments in Odoo (demo: every {post_every_s}s)")
 
 
 def wait_jobs(job_ids: Iterable[int], *, timeout: float, poll: float = 0.5) -> dict[str, int]:

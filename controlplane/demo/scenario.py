@@ -133,6 +133,7 @@ class Scenario:
         from controlplane.sync.relay import batch_window
         from controlplane.sync.services import outbox_enqueue
 
+        self.wait_payments()
         with transaction.atomic():
             job = outbox_enqueue(actor=self.actor, target=system, operation=odoo_setup.READBACK, subject=None,
                                  payload={}, idempotency_key=f"{odoo_setup.READBACK}:demo:{time.time()}")
@@ -153,6 +154,18 @@ class Scenario:
                 return
             time.sleep(1)
         self.log("reconciliation: no finished run within 300s")
+
+    def wait_payments(self) -> None:
+        """The workers register in Odoo the reimbursements of posted expenses (odoo.register_payment)."""
+        from controlplane.sync.models import OutboxJob
+        from controlplane.sync.relay import batch_window
+
+        batch_window(odoo_setup.PAY)
+        ids = list(OutboxJob.objects.filter(operation=odoo_setup.PAY).values_list("pk", flat=True))
+        try:
+            self.log(f"payments in Odoo: {odoo_setup.wait_jobs(ids, timeout=300)}")
+        except TimeoutError as exc:
+            self.log(f"payments in Odoo: {exc}")
 
     def stop(self) -> None:
         self.stack.stop()

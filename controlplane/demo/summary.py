@@ -61,7 +61,9 @@ def odoo_counts(system: ExternalSystem, references: Iterable[str]) -> dict[str, 
     expenses: Counter = Counter()
     for start in range(0, len(refs), 200):
         chunk = refs[start:start + 200]
-        for row in client.search_read("account.move", [("ref", "in", chunk), ("state", "!=", "cancel")], ["ref"]):
+        # payment entries carry the paid bill's reference as their memo: not postings
+        domain = [("ref", "in", chunk), ("state", "!=", "cancel"), ("move_type", "!=", "entry")]
+        for row in client.search_read("account.move", domain, ["ref"]):
             moves[row["ref"]] += 1
         if client.version().major < 19:
             for row in client.search_read("hr.expense.sheet", [("name", "in", chunk)], ["name"]):
