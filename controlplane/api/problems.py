@@ -66,7 +66,8 @@ def _field_errors(detail, prefix: str = "") -> list[dict]:
     out = []
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = key if key != "non_field_errors" else ""
+            # (list fields report errors keyed by the item's index: 0 is a name too)
+            name = str(key) if key != "non_field_errors" else ""
             out.extend(_field_errors(value, f"{prefix}.{name}" if prefix and name else (name or prefix)))
     elif isinstance(detail, list):
         if all(isinstance(item, exceptions.ErrorDetail) for item in detail):

@@ -120,12 +120,12 @@ def test_a_replayed_key_answers_the_first_response_and_decides_nothing_again(mak
 GOOD = {"expense": "{eid}", "approver": "US-MGR", "decision": "approve"}
 
 
-# (An error in item 0 is reported under "items", not "items.0": problems._field_errors drops index 0.)
 @pytest.mark.parametrize("path,body,field", [
     (APPROVALS, {"items": []}, "items"),
     (APPROVALS, {}, "items"),
     (APPROVALS, {"items": [GOOD, {"expense": "not-a-uuid", "decision": "approve"}]}, "items.1.expense"),
     (APPROVALS, {"items": [GOOD, {"expense": "{eid}", "approver": "US-MGR", "decision": "maybe"}]}, "items.1.decision"),
+    (APPROVALS, {"items": [{"expense": "not-a-uuid", "decision": "approve"}]}, "items.0.expense"),
     (REVIEWS, {"reviewer": "US-VP", "items": [{"expense": "{eid}"}] * 501}, "items"),
     (REVIEWS, {"reviewer": "US-VP", "items": "all"}, "items"),
 ])
