@@ -114,8 +114,12 @@ class Stack:
             out = None
         else:
             out = open(self._logs() / f"{name}.log", "ab")  # noqa: SIM115 - the child holds it
+        env = None
+        if name == "web":
+            # As in production: keep database connections between requests (checked before reuse).
+            env = {**os.environ, "DB_CONN_MAX_AGE": os.environ.get("DB_CONN_MAX_AGE", "60")}
         self.procs[name] = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT if out else None,
-                                            start_new_session=True)
+                                            start_new_session=True, env=env)
         if out is not None:
             out.close()
 
