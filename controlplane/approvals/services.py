@@ -12,7 +12,6 @@ import datetime as dt
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from controlplane.approvals.models import OPEN_STEP, ApprovalStep, Delegation, StepKind, StepStatus
@@ -29,13 +28,15 @@ def _activate(step: ApprovalStep, now: dt.datetime) -> None:
     step.save()
 
 
-def chain_freeze(*, expense, now: dt.datetime | None = None) -> list[ApprovalStep]:
+def chain_freeze(*, expense, now: dt.datetime | None = None, lines: list | None = None) -> list[ApprovalStep]:
     """Plan and store a new chain (a new cycle) for the expense's current revision; the first
-    step becomes pending. Open steps of earlier cycles are superseded."""
+    step becomes pending. Open steps of earlier cycles are superseded. ``lines``: the
+    expense's stored lines (``policy.stored_lines``) when the caller has them."""
     now = now or timezone.now()
-    plan = plan_chain(expense, at=now)
-    chain_supersede(expense=expense, why="re-routed")
-    cycle = (expense.approval_steps.aggregate(m=Max("cycle"))["m"] or 0) + 1
+    plan = plan_chain(expense, at=now, lines=lines)
+    earlier = list(expense.approval_steps.all())  # one read for both the open steps and the last cycle
+    _supersede([s for s in earlier if s.status in OPEN_STEP], why="re-routed")
+    cycle = max((s.cycle for s in earlier), default=0) + 1
     steps = []
     for order, planned in enumerate(plan, start=1):
         step = ApprovalStep(
@@ -49,15 +50,17 @@ def chain_freeze(*, expense, now: dt.datetime | None = None) -> list[ApprovalSte
     return steps
 
 
-def chain_supersede(*, expense, why: str) -> int:
-    """Close every open step of the expense (withdrawal, re-routing, return, rejection)."""
-    count = 0
-    for step in expense.approval_steps.filter(status__in=OPEN_STEP):
+def _supersede(steps, *, why: str) -> int:
+    for step in steps:
         step.status = StepStatus.SUPERSEDED
         step.comment = step.comment or why
         step.save()
-        count += 1
-    return count
+    return len(steps)
+
+
+def chain_supersede(*, expense, why: str) -> int:
+    """Close every open step of the expense (withdrawal, re-routing, return, rejection)."""
+    return _supersede(list(expense.approval_steps.filter(status__in=OPEN_STEP)), why=why)
 
 
 def _may_decide(step: ApprovalStep, approver, now) -> tuple[bool, object | None]:
@@ -90,7 +93,10 @@ def step_decide(*, actor: Actor, expense, approver, decision: str, comment: str 
     if same_person(person_keys(approver), submitter) or same_person(person_keys(actor.user), submitter):
         raise SodRefusal("The submitter may not decide on their own expense.", rule="self_approval",
                          expense=expense, person=f"employee:{approver.pk}")
-    step = expense.approval_steps.select_for_update().filter(status=StepStatus.PENDING).order_by("-cycle", "order").first()
+    # The open steps in one read: the pending one to decide, and what follows it or is closed with it.
+    open_steps = list(expense.approval_steps.select_for_update().filter(status__in=OPEN_STEP)
+                      .order_by("-cycle", "order"))
+    step = next((s for s in open_steps if s.status == StepStatus.PENDING), None)
     if step is None:
         raise Conflict("No approval step is pending on this expense.", code="no_pending_step")
     allowed, delegated_from = _may_decide(step, approver, now)
@@ -110,9 +116,9 @@ def step_decide(*, actor: Actor, expense, approver, decision: str, comment: str 
     with acting(actor, f"step {step.order} {step.status}: {comment}".strip().rstrip(":")):
         step.save()
     if decision != "approve":
-        chain_supersede(expense=expense, why=f"closed: step {step.order} {step.status}")
+        _supersede([s for s in open_steps if s is not step], why=f"closed: step {step.order} {step.status}")
         return "returned" if decision == "return" else "rejected"
-    following = expense.approval_steps.filter(cycle=step.cycle, status=StepStatus.WAITING).order_by("order").first()
+    following = next((s for s in open_steps if s.cycle == step.cycle and s.status == StepStatus.WAITING), None)
     if following is None:
         return "all_approved"
     _activate(following, now)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from controlplane.core.actors import Actor, acting
 from controlplane.core.correlation import get_correlation_id
 from controlplane.core.errors import FieldProblem, NotFound, ValidationFailed
+from controlplane.core.memo import memoized
 from controlplane.events.models import DomainEvent, EventType, Subscription, new_webhook_secret
 
 DELIVER_OPERATION = "webhook.deliver"
@@ -49,13 +50,16 @@ def matching_subscriptions(event: DomainEvent) -> list[Subscription]:
     """
     qs = Subscription.objects.filter(active=True, system__enabled=True).select_related("system")
     if event.legal_entity_id is not None:
+        key = ("subscriptions", "entity", event.legal_entity_id)
         qs = qs.filter(legal_entities=event.legal_entity_id)
     elif event.source_system_id is not None:
+        key = ("subscriptions", "system", event.source_system_id)
         qs = qs.filter(system_id=event.source_system_id)
     else:
         return []
     found = []
-    for sub in qs:
+    # Within a bulk call the candidates are read once (core.memo), then filtered per event.
+    for sub in memoized(key, lambda: list(qs)):
         if not sub.wants(event.event_type):
             continue
         if sub.system.kind == "expense_platform" and sub.system_id != event.source_system_id:
@@ -76,7 +80,9 @@ def event_record(*, actor: Actor, event_type: str, subject: models.Model, payloa
         raise ValueError(f"unknown event type {event_type!r}")
     if legal_entity is None:
         legal_entity = getattr(subject, "legal_entity", None)
-    with acting(actor), transaction.atomic():
+    # No savepoint of its own: inside the caller's transaction (the usual case) a failure here
+    # undoes the caller's whole atomic block anyway; outside one this is a transaction.
+    with acting(actor), transaction.atomic(savepoint=False):
         event = DomainEvent.objects.create(
             event_type=event_type,
             content_type=ContentType.objects.get_for_model(subject, for_concrete_model=False),

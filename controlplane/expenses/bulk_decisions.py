@@ -8,7 +8,8 @@ meanwhile, events, the posting job, history with actor and reason.
 What is shared instead of repeated per item: items run in chunks, one transaction per chunk;
 the chunk's expenses are locked in one ``SELECT … FOR UPDATE`` ordered by id (two bulk calls
 over overlapping expenses lock in the same order, so they cannot deadlock on them); the
-reviewer's identities are looked up once. Each item runs in its own savepoint, so one item's
+reviewer's identities are looked up once; reads every item repeats (webhook subscriptions,
+the entity's Odoo system) are made once per call (``core.memo``). Each item runs in its own savepoint, so one item's
 failure undoes that item only. Segregation-of-duties refusals are recorded as
 ``sod_conflict`` exceptions after the chunk's transaction ends, exactly as the single path
 records them after its rolled-back transaction (they survive whatever happens to the chunk).
@@ -30,6 +31,7 @@ from django.db.models import Q
 
 from controlplane.core.actors import Actor, acting
 from controlplane.core.errors import DomainError, FieldProblem, NotFound
+from controlplane.core.memo import request_memo
 from controlplane.expenses.models import Expense
 from controlplane.expenses.services import Reviewer, decide_locked, decision_reason, review_locked, review_reason
 from controlplane.expenses.sod import SodRefusal, record_refusal
@@ -105,8 +107,9 @@ def expense_finance_review_many(*, actor: Actor, expense_ids: Iterable, reviewer
 def _run(actor: Actor, items: Sequence[tuple[object, object]], work: Callable[[Expense, object], None], *,
          reason: Callable[[object], str], chunk_size: int) -> list[ItemResult]:
     results: list[ItemResult] = []
-    for start in range(0, len(items), max(1, chunk_size)):
-        results += _run_chunk(actor, items[start:start + chunk_size], start, work, reason)
+    with request_memo():  # subscriptions, posting targets… read once per call
+        for start in range(0, len(items), max(1, chunk_size)):
+            results += _run_chunk(actor, items[start:start + chunk_size], start, work, reason)
     return results
 
 

@@ -8,11 +8,15 @@ are the ones N calls of ``expense_upsert_from_source`` would write: same fields,
 revision 1 snapshot, history naming the same actor, system, reason and correlation id (a
 creation records no event, there as here).
 
-What cannot be done together goes item by item, in request order, through the per-item
-services: a reference that already exists or repeats within the request (an amendment), and
-an item asking ``submit`` (created and submitted in one transaction, so a refused submission
-leaves nothing behind). New items waiting to be written are written before each of those,
-so every item sees what the items before it left, as in N sequential calls.
+Items asking ``submit`` are written the same way, consecutive ones together in one
+transaction, and each is then submitted by the single service's body (``submit_locked``);
+a refused submission leaves nothing of its item behind (the transaction is redone without
+it). What cannot be done together goes item by item, in request order, through the per-item
+services: a reference that already exists or repeats within the request (an amendment).
+Consecutive new items are written before each of those and before a change between
+submitted and not, so every item sees what the items before it left, as in N sequential
+calls. Reads every item repeats (routing policy, category accounting, subscriptions, the
+posting target) are made once per call (``core.memo``).
 
 Each item ends in its own :class:`ItemResult`; a problem with one never stops the others.
 """
@@ -30,6 +34,7 @@ from django.db.models import QuerySet
 
 from controlplane.core.actors import Actor, acting
 from controlplane.core.errors import DomainError, FieldProblem, NotAllowed, ValidationFailed
+from controlplane.core.memo import request_memo
 from controlplane.expenses.amend import expense_amend, expense_upsert_from_source
 from controlplane.expenses.bulk import CodeIndex, RateBook, is_blank
 from controlplane.expenses.content import ContentIn, parse_content, snapshot, write_content
@@ -40,6 +45,8 @@ from controlplane.masterdata import models as md
 from controlplane.masterdata.selectors import RATE_PLACES, RateQuote, exchange_rate_max_age_days
 
 CREATED, UPDATED, ERROR = "created", "updated", "error"
+# Refused submissions after which a run of create-and-submit items goes item by item.
+MAX_GROUP_REFUSALS = 3
 
 
 @dataclass
@@ -124,22 +131,30 @@ def expenses_create_many(*, actor: Actor, source_system, items: list[dict],
         if error is not None:
             results[item.index] = ItemResult(ERROR, error=error)
     amend_ids = {item.index for item in per_item}
-    pending: list[_Item] = []
     rates = _rate_book([item for item in new if item.content is not None])
-    for item in sorted((i for i in todo if results[i.index] is None), key=lambda i: i.index):
-        if item.index not in amend_ids and not item.submit:
-            pending.append(item)
-            continue
-        _flush(actor, source_system, pending, results, rates)
-        pending = []
-        try:
-            if item.index in amend_ids:
+    # Runs of consecutive new items, all submitted or all not, written together.
+    run: list[_Item] = []
+
+    def flush() -> None:
+        if run and run[0].submit:
+            _create_and_submit_many(actor, source_system, run, results, rates)
+        else:
+            _flush(actor, source_system, run, results, rates)
+        run.clear()
+
+    with request_memo():  # routing policies, category accounting, subscriptions… read once
+        for item in sorted((i for i in todo if results[i.index] is None), key=lambda i: i.index):
+            if item.index not in amend_ids:
+                if run and run[0].submit != item.submit:
+                    flush()
+                run.append(item)
+                continue
+            flush()
+            try:
                 results[item.index] = _upsert_one(actor, source_system, item, visible)
-            else:
-                results[item.index] = _create_and_submit_one(actor, source_system, item, rates)
-        except DomainError as exc:
-            results[item.index] = ItemResult(ERROR, error=exc)
-    _flush(actor, source_system, pending, results, rates)
+            except DomainError as exc:
+                results[item.index] = ItemResult(ERROR, error=exc)
+        flush()
     return results  # type: ignore[return-value]
 
 
@@ -335,6 +350,48 @@ def _insert(actor: Actor, source_system, items: list[_Item], rates: RateBook) ->
                 allocation_reasons.append(reason)
         insert_with_history(ExpenseAllocation, allocations, allocation_reasons)
         insert_with_history(ExpenseRevision, revisions, [item.reason for item in items])
+
+
+def _create_and_submit_many(actor: Actor, source_system, items: list[_Item], results: list,
+                            rates: RateBook) -> None:
+    """Create and submit new ``items`` in one transaction: inserted together (as ``_flush``),
+    then each submitted on its just-inserted row (no other transaction can see it yet) by
+    ``submit_locked`` — every check, history row, approval step and event of a single
+    submission. A refused submission rolls the whole transaction back, so nothing of it
+    remains (as for a single create-and-submit): that item is answered with its error and
+    the others are written again without it; after :data:`MAX_GROUP_REFUSALS` refusals the
+    rest go one transaction each. A reference created meanwhile elsewhere: item by item."""
+    from controlplane.expenses.services import submit_locked
+
+    todo = list(items)
+    refusals = 0
+    while todo:
+        if refusals >= MAX_GROUP_REFUSALS:
+            break
+        current: _Item | None = None
+        try:
+            with transaction.atomic():
+                _insert(actor, source_system, todo, rates)
+                for current in todo:
+                    with acting(actor, actor.reason or "submitted"):
+                        submit_locked(actor=actor, expense=current.expense)
+        except DomainError as exc:
+            if current is None:
+                raise
+            results[current.index] = ItemResult(ERROR, error=exc)
+            todo = [item for item in todo if item is not current]
+            refusals += 1
+            continue
+        except IntegrityError:
+            break
+        for item in todo:
+            results[item.index] = ItemResult(CREATED, item.expense)
+        return
+    for item in todo:
+        try:
+            results[item.index] = _create_and_submit_one(actor, source_system, item, rates)
+        except DomainError as exc:
+            results[item.index] = ItemResult(ERROR, error=exc)
 
 
 def _create_and_submit_one(actor: Actor, source_system, item: _Item, rates: RateBook) -> ItemResult:

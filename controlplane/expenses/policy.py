@@ -16,6 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from controlplane.core.errors import FieldProblem, ValidationFailed
+from controlplane.core.memo import memoized
 from controlplane.expenses.states import LIVE, CheckOutcome
 
 HUNDRED = Decimal("100")
@@ -39,17 +40,36 @@ def expense_max_age_days() -> int:
     return int(getattr(settings, "EXPENSE_MAX_AGE_DAYS", 90))
 
 
-def evaluate(expense) -> list[Finding]:
-    """Every finding for the stored content of ``expense`` (failures first, then one ``pass``
-    per check that found nothing)."""
-    from controlplane.expenses.models import Expense, Receipt
+def stored_lines(expense) -> list:
+    """The stored lines of ``expense`` with what the checks and the routing read (tax code,
+    category, allocations with their project / cost centre and its owner): two queries."""
+    from django.db.models import Prefetch
+
+    from controlplane.expenses.models import ExpenseAllocation
+
+    shares = ExpenseAllocation.objects.select_related("project__owner", "cost_centre__owner")
+    return list(expense.lines.select_related("tax_code", "category").prefetch_related(
+        Prefetch("allocations", queryset=shares)))
+
+
+def category_accounting(entity_id: int) -> dict:
+    """Category id → the entity's CategoryAccounting (memoized within a bulk call)."""
     from controlplane.masterdata.models import CategoryAccounting
+
+    return memoized(("category_accounting", entity_id), lambda: {
+        m.category_id: m for m in CategoryAccounting.objects.filter(legal_entity_id=entity_id)})
+
+
+def evaluate(expense, lines: list | None = None) -> list[Finding]:
+    """Every finding for the stored content of ``expense`` (failures first, then one ``pass``
+    per check that found nothing). ``lines``: :func:`stored_lines` when the caller has them."""
+    from controlplane.expenses.models import Expense, Receipt
 
     findings: list[Finding] = []
     today = timezone.localdate()
     oldest = today - dt.timedelta(days=expense_max_age_days())
     entity_id = expense.legal_entity_id
-    mappings = {m.category_id: m for m in CategoryAccounting.objects.filter(legal_entity_id=entity_id)}
+    mappings = category_accounting(entity_id)
     receipts = list(expense.receipts.all())
     covered_lines = {r.line_id for r in receipts if r.line_id is not None}
     loose_receipts = any(r.line_id is None for r in receipts)
@@ -57,7 +77,8 @@ def evaluate(expense) -> list[Finding]:
 
     if not expense.employee.active:
         findings.append(Finding("employee_active", CheckOutcome.HARD, "employee", "The employee is inactive."))
-    lines = list(expense.lines.select_related("tax_code", "category").prefetch_related("allocations"))
+    if lines is None:
+        lines = stored_lines(expense)
     twins = _twin_lines(expense, lines)
     for i, line in enumerate(lines):
         p = f"lines.{i}"
@@ -132,12 +153,13 @@ def _twin_lines(expense, lines) -> dict:
     return twins
 
 
-def run_checks(expense) -> list[Finding]:
+def run_checks(expense, lines: list | None = None) -> list[Finding]:
     """Evaluate, raise :class:`ValidationFailed` on any hard finding (the caller's transaction
-    then writes nothing), else store the results for this revision and set the flag."""
+    then writes nothing), else store the results for this revision and set the flag.
+    ``lines``: :func:`stored_lines` when the caller has them."""
     from controlplane.expenses.models import PolicyCheckResult
 
-    findings = evaluate(expense)
+    findings = evaluate(expense, lines)
     hard = [f for f in findings if f.outcome == CheckOutcome.HARD]
     if hard:
         raise ValidationFailed(

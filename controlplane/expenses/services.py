@@ -19,7 +19,7 @@ from controlplane.core.actors import Actor, acting
 from controlplane.core.errors import Conflict
 from controlplane.expenses.amend import expense_amend, expense_upsert_from_source
 from controlplane.expenses.models import Expense, ExpensePosting
-from controlplane.expenses.policy import run_checks
+from controlplane.expenses.policy import run_checks, stored_lines
 from controlplane.expenses.receipts import receipt_attach
 from controlplane.expenses.sod import SodRefusal, person_keys, record_refusal, same_person
 from controlplane.expenses.states import PaymentState, PostingState
@@ -28,29 +28,62 @@ from controlplane.odoo.payments import odoo_payment_enqueue
 
 __all__ = [
     "expense_upsert_from_source", "expense_amend", "receipt_attach", "expense_submit", "expense_withdraw",
-    "approval_decide", "expense_finance_review", "expense_mark_posted", "expense_mark_reimbursed", "expense_archive",
+    "submit_locked", "approval_decide", "expense_finance_review", "expense_mark_posted", "expense_mark_reimbursed", "expense_archive",
 ]
 
 
 def _refuse_other_system(actor: Actor, expense: Expense) -> None:
     # Submission and withdrawal belong to the source system (or a person in the control plane).
-    if actor.system is not None and getattr(actor.system, "pk", None) != expense.source_system_id:
+    if _other_system(actor, expense):
         check_writer(actor, expense, writer=actor.system)
+
+
+def _other_system(actor: Actor, expense: Expense) -> bool:
+    return actor.system is not None and getattr(actor.system, "pk", None) != expense.source_system_id
+
+
+class _WriterCheckFirst(Exception):
+    """Raised inside the submit transaction when the writer check must run outside it."""
+
+    def __init__(self, expense: Expense) -> None:
+        super().__init__()
+        self.expense = expense
+
+
+def submit_locked(*, actor: Actor, expense: Expense, lines: list | None = None) -> Expense:
+    """The body of :func:`expense_submit` on an expense the caller has locked (or inserted in
+    its transaction), inside the caller's transaction and ``acting`` block, its writer
+    already checked (shared with the bulk ingest). Raises what ``expense_submit`` raises
+    after its writer check; on a raise the caller's transaction must be rolled back."""
+    apply_transition(expense, expense.submit)
+    if lines is None:
+        lines = stored_lines(expense)  # read once for the checks and the routing
+    run_checks(expense, lines)
+    expense.save()
+    chain_freeze(expense=expense, lines=lines)
+    emit(actor, "expense.submitted", expense)
+    return expense
 
 
 def expense_submit(*, actor: Actor, expense_id) -> Expense:
     """Draft/returned → submitted: run the policy checks (hard failures raise
     ``ValidationFailed`` with field paths and write nothing; soft ones set
-    ``policy_flagged``), freeze the approval chain, record ``expense.submitted``."""
-    _refuse_other_system(actor, get_expense(expense_id))
+    ``policy_flagged``), freeze the approval chain, record ``expense.submitted``. A system
+    other than the expense's source is checked as a writer before anything is written."""
+    try:
+        return _submit(actor, expense_id, writer_checked=False)
+    except _WriterCheckFirst as first:
+        # The refusal (or an ownership exception it opens) is recorded outside the transaction.
+        _refuse_other_system(actor, first.expense)
+        return _submit(actor, expense_id, writer_checked=True)
+
+
+def _submit(actor: Actor, expense_id, *, writer_checked: bool) -> Expense:
     with transaction.atomic(), acting(actor, actor.reason or "submitted"):
         expense = get_expense(expense_id, lock=True)
-        apply_transition(expense, expense.submit)
-        run_checks(expense)
-        expense.save()
-        chain_freeze(expense=expense)
-        emit(actor, "expense.submitted", expense)
-    return expense
+        if not writer_checked and _other_system(actor, expense):
+            raise _WriterCheckFirst(expense)
+        return submit_locked(actor=actor, expense=expense)
 
 
 def expense_withdraw(*, actor: Actor, expense_id, reason: str = "") -> Expense:

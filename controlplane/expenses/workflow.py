@@ -77,11 +77,14 @@ def emit(actor: Actor, event_type: str, expense: Expense, **extra) -> None:
 
 
 def posting_target(expense: Expense):
-    """The entity's enabled Odoo system (None when none is configured: the job waits for one)."""
+    """The entity's enabled Odoo system (None when none is configured: the job waits for one);
+    memoized within a bulk call."""
     from controlplane.connections.models import ExternalSystem, SystemKind
+    from controlplane.core.memo import memoized
 
-    return (ExternalSystem.objects.filter(kind=SystemKind.ODOO, enabled=True, legal_entities=expense.legal_entity_id)
-            .order_by("pk").first())
+    entity_id = expense.legal_entity_id
+    return memoized(("posting_target", entity_id), lambda: ExternalSystem.objects.filter(
+        kind=SystemKind.ODOO, enabled=True, legal_entities=entity_id).order_by("pk").first())
 
 
 def enqueue_posting(actor: Actor, expense: Expense):
