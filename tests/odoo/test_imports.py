@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+
 import pytest
+from django.utils import timezone
 
 from controlplane.connections.models import Binding
 from controlplane.masterdata import models as md
@@ -55,7 +59,10 @@ def test_second_import_creates_nothing_and_the_cursor_moves_on_change(odoo_syste
     assert all(counts["bound"] == 0 for counts in again.values())
     assert md.GLAccount.objects.count() + md.TaxCode.objects.count() + md.ExpenseCategory.objects.count() == rows_before
     assert md.GLAccount.history.count() + Binding.history.count() == history_before
-    # when an account is renamed in Odoo
+    # when an account is renamed in Odoo, in a later second than the cursor (write_date has
+    # whole seconds, as in Odoo: on a fast machine the first import can end in the same second)
+    while timezone.now() < cursor_before + dt.timedelta(seconds=1):
+        time.sleep(0.05)
     rpc("account.account", "write", [30], {"name": "Employee expenses"})
     third = odoo_import_masterdata(actor=worker, system=odoo_system, kinds=("accounts",))
     # then only that account is updated and the cursor moves forward
