@@ -21,6 +21,7 @@ from django.db import transaction
 from controlplane.connections.models import ExternalSystem, OwnershipRule
 from controlplane.core.actors import Actor
 from controlplane.core.errors import DomainError, FieldProblem
+from controlplane.core.memo import memoized
 
 
 class OwnershipViolation(DomainError):
@@ -30,7 +31,13 @@ class OwnershipViolation(DomainError):
 
 
 def owner_of(object_kind: str, field_group: str = "", stage: str = "") -> OwnershipRule | None:
-    """The rule that decides who owns ``object_kind`` / ``field_group`` / ``stage``."""
+    """The rule that decides who owns ``object_kind`` / ``field_group`` / ``stage`` (read once
+    per key within a bulk call, ``core.memo``)."""
+    return memoized(("owner_of", object_kind, field_group, stage),
+                    lambda: _owner_of(object_kind, field_group, stage))
+
+
+def _owner_of(object_kind: str, field_group: str, stage: str) -> OwnershipRule | None:
     candidates = OwnershipRule.objects.select_related("owner").filter(
         object_kind=object_kind, field_group__in={"", field_group}, stage__in={"", stage}
     )

@@ -28,8 +28,10 @@ from controlplane.connections.models import ExternalSystem
 from controlplane.connections.services import binding_upsert
 from controlplane.core.actors import Actor, acting
 from controlplane.core.errors import DomainError
+from controlplane.core.memo import request_memo
 from controlplane.exceptions.models import ExceptionKind, Severity
 from controlplane.exceptions.services import exception_open
+from controlplane.expenses.bulk import bulk_insert_with_history
 from controlplane.expenses.models import Expense
 from controlplane.expenses.services import expense_mark_posted
 from controlplane.expenses.states import PostingState
@@ -82,6 +84,12 @@ def odoo_post_expenses(*, actor: Actor, system: ExternalSystem, items: Sequence[
     Never raises for one expense's problem; remote failures of the whole batch become
     ``retry`` (retryable) or ``permanent`` outcomes for every item still in flight.
     """
+    with request_memo():  # subscriptions, ownership rules… read once for the batch
+        return _post_expenses(actor, system, items, client)
+
+
+def _post_expenses(actor: Actor, system: ExternalSystem, items: Sequence[PostingItem],
+                   client: OdooClient | None) -> dict[Any, ItemOutcome]:
     outcomes: dict[Any, ItemOutcome] = {}
     expenses = {e.pk: e for e in Expense.objects.filter(pk__in=[i.expense_id for i in items]).select_related(
         "employee", "legal_entity", "currency").prefetch_related(
@@ -157,12 +165,7 @@ def _claim(actor: Actor, system: ExternalSystem, expenses: list[Expense],
     with transaction.atomic(), acting(actor, "odoo posting ledger row opened"):
         known = set(PostingLedger.objects.filter(system=system, reference__in=list(refs))
                     .values_list("reference", flat=True))
-        for ref, expense in refs.items():
-            if ref not in known:
-                PostingLedger.objects.get_or_create(
-                    system=system, reference=ref,
-                    defaults={"expense": expense, "revision": expense.posting_revision or expense.revision,
-                              "mode": expense.legal_entity.posting_mode})
+        _open_rows(system, [(ref, expense) for ref, expense in refs.items() if ref not in known])
         rows = PostingLedger.objects.select_for_update().filter(system=system, reference__in=list(refs))
         ids = [r.pk for r in rows]
         free = Q(lease_until__isnull=True) | Q(lease_until__lte=now) | ~Q(state=LedgerState.IN_FLIGHT)
@@ -176,6 +179,29 @@ def _claim(actor: Actor, system: ExternalSystem, expenses: list[Expense],
             else:
                 out[expense.pk] = (ledger, max((ledger.lease_until - now).total_seconds(), 1.0))
     return out
+
+
+def _open_rows(system: ExternalSystem, new: list[tuple[str, Expense]]) -> None:
+    """Create the ledger rows of ``new`` references (with history) in one insert; when another
+    worker created one of them meanwhile, row by row, taking what exists."""
+    def row(ref: str, expense: Expense) -> PostingLedger:
+        return PostingLedger(system=system, reference=ref, expense=expense,
+                             revision=expense.posting_revision or expense.revision,
+                             mode=expense.legal_entity.posting_mode)
+
+    if not new:
+        return
+    try:
+        with transaction.atomic():
+            bulk_insert_with_history(PostingLedger, [row(ref, expense) for ref, expense in new])
+        return
+    except IntegrityError:
+        pass
+    for ref, expense in new:
+        fresh = row(ref, expense)
+        PostingLedger.objects.get_or_create(
+            system=system, reference=ref,
+            defaults={"expense": expense, "revision": fresh.revision, "mode": fresh.mode})
 
 
 def _release(actor: Actor, ledgers: list[PostingLedger], token: str, *, state: str, error: str,
@@ -237,23 +263,29 @@ def _post_group(actor, system, client, mode, group, token) -> dict[Any, ItemOutc
         return _batch_failed(actor, group, exc, token)
     binder.flush()
     out = {}
-    for (item, expense, ledger, _posting), result in zip(group, results, strict=True):
-        if isinstance(result, PostingFailure):
-            state = LedgerState.PENDING if result.retryable else LedgerState.FAILED
-            _release(actor, [ledger], token, state=state, error=str(result.error))
-            out[item.key] = ItemOutcome("retry" if result.retryable else "permanent", str(result.error))
-        elif not result.posted:
+    # One commit for the batch's bookkeeping, one savepoint per expense (its ledger row, its
+    # binding and its lifecycle transition stand or fall together). Should the commit fail,
+    # the claims lapse with their lease and the next try finds the documents by reference.
+    with transaction.atomic():
+        for (item, expense, ledger, _posting), result in zip(group, results, strict=True):
             with transaction.atomic():
-                _record(actor, system, expense, ledger, result, posted=False)
-                _release(actor, [ledger], token, state=LedgerState.PENDING,
-                         error=f"Odoo holds the document in state {result.state!r}, not posted yet")
-            out[item.key] = ItemOutcome("retry", f"not posted yet in Odoo (state {result.state})")
-        else:
-            # One commit per expense: the ledger row, its binding and the lifecycle transition.
-            with transaction.atomic():
-                ledger = _record(actor, system, expense, ledger, result, posted=True)
-                out[item.key] = _mark_posted(actor, expense, ledger)
+                out[item.key] = _settle(actor, system, expense, ledger, result, token)
     return out
+
+
+def _settle(actor, system, expense, ledger, result, token: str) -> ItemOutcome:
+    """Record one expense's answer from Odoo: failure, held unposted, or posted."""
+    if isinstance(result, PostingFailure):
+        state = LedgerState.PENDING if result.retryable else LedgerState.FAILED
+        _release(actor, [ledger], token, state=state, error=str(result.error))
+        return ItemOutcome("retry" if result.retryable else "permanent", str(result.error))
+    if not result.posted:
+        _record(actor, system, expense, ledger, result, posted=False)
+        _release(actor, [ledger], token, state=LedgerState.PENDING,
+                 error=f"Odoo holds the document in state {result.state!r}, not posted yet")
+        return ItemOutcome("retry", f"not posted yet in Odoo (state {result.state})")
+    ledger = _record(actor, system, expense, ledger, result, posted=True)
+    return _mark_posted(actor, expense, ledger)
 
 
 def _record(actor, system, expense, ledger, result: PostingResult, *, posted: bool) -> PostingLedger:
