@@ -372,9 +372,13 @@ def _create_and_submit_many(actor: Actor, source_system, items: list[_Item], res
         try:
             with transaction.atomic():
                 _insert(actor, source_system, todo, rates)
+                # Each item is submitted as if the items after it did not exist yet (as in
+                # sequential calls): the duplicate checks do not see them.
+                unseen = {item.expense.pk for item in todo}
                 for current in todo:
+                    unseen.discard(current.expense.pk)
                     with acting(actor, actor.reason or "submitted"):
-                        submit_locked(actor=actor, expense=current.expense)
+                        submit_locked(actor=actor, expense=current.expense, unseen=unseen)
         except DomainError as exc:
             if current is None:
                 raise

@@ -9,6 +9,7 @@ currency (``line.amount_base``); a threshold is exceeded only when the amount is
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -60,9 +61,11 @@ def category_accounting(entity_id: int) -> dict:
         m.category_id: m for m in CategoryAccounting.objects.filter(legal_entity_id=entity_id)})
 
 
-def evaluate(expense, lines: list | None = None) -> list[Finding]:
+def evaluate(expense, lines: list | None = None, unseen: Collection[int] = ()) -> list[Finding]:
     """Every finding for the stored content of ``expense`` (failures first, then one ``pass``
-    per check that found nothing). ``lines``: :func:`stored_lines` when the caller has them."""
+    per check that found nothing). ``lines``: :func:`stored_lines` when the caller has them.
+    ``unseen``: ids of stored expenses that, in request order, come after this one (a bulk
+    call inserts its items before submitting them): the duplicate checks ignore them."""
     from controlplane.expenses.models import Expense, Receipt
 
     findings: list[Finding] = []
@@ -73,13 +76,13 @@ def evaluate(expense, lines: list | None = None) -> list[Finding]:
     receipts = list(expense.receipts.all())
     covered_lines = {r.line_id for r in receipts if r.line_id is not None}
     loose_receipts = any(r.line_id is None for r in receipts)
-    others = Expense.objects.filter(approval_state__in=LIVE).exclude(pk=expense.pk)
+    others = Expense.objects.filter(approval_state__in=LIVE).exclude(pk__in=[expense.pk, *unseen])
 
     if not expense.employee.active:
         findings.append(Finding("employee_active", CheckOutcome.HARD, "employee", "The employee is inactive."))
     if lines is None:
         lines = stored_lines(expense)
-    twins = _twin_lines(expense, lines)
+    twins = _twin_lines(expense, lines, unseen)
     for i, line in enumerate(lines):
         p = f"lines.{i}"
         if line.exchange_rate is None:
@@ -124,7 +127,7 @@ def evaluate(expense, lines: list | None = None) -> list[Finding]:
     return findings
 
 
-def _twin_lines(expense, lines) -> dict:
+def _twin_lines(expense, lines, unseen: Collection[int] = ()) -> dict:
     """``(date, amount, currency id, MERCHANT)`` → public id of the most recent other live
     expense of the same employee with such a line. Two queries whatever the number of lines
     or expenses: candidate lines by the (date, amount) index first, then their expenses — a
@@ -135,7 +138,7 @@ def _twin_lines(expense, lines) -> dict:
         return {}
     wanted = {(line.date, line.amount, line.currency_id, line.merchant.upper()) for line in lines}
     candidates = (ExpenseLine.objects.filter(date__in={k[0] for k in wanted}, amount__in={k[1] for k in wanted})
-                  .exclude(expense_id=expense.pk)
+                  .exclude(expense_id__in=[expense.pk, *unseen])
                   .values_list("expense_id", "date", "amount", "currency_id", "merchant"))
     by_expense: dict[int, set] = {}
     for expense_id, date, amount, currency_id, merchant in candidates:
@@ -153,13 +156,13 @@ def _twin_lines(expense, lines) -> dict:
     return twins
 
 
-def run_checks(expense, lines: list | None = None) -> list[Finding]:
+def run_checks(expense, lines: list | None = None, unseen: Collection[int] = ()) -> list[Finding]:
     """Evaluate, raise :class:`ValidationFailed` on any hard finding (the caller's transaction
     then writes nothing), else store the results for this revision and set the flag.
-    ``lines``: :func:`stored_lines` when the caller has them."""
+    ``lines`` and ``unseen``: as for :func:`evaluate`."""
     from controlplane.expenses.models import PolicyCheckResult
 
-    findings = evaluate(expense, lines)
+    findings = evaluate(expense, lines, unseen)
     hard = [f for f in findings if f.outcome == CheckOutcome.HARD]
     if hard:
         raise ValidationFailed(

@@ -9,6 +9,7 @@ after commit by the sync engine). Segregation-of-duties refusals are recorded as
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -18,6 +19,7 @@ from controlplane.approvals.services import chain_freeze, chain_supersede, step_
 from controlplane.core.actors import Actor, acting
 from controlplane.core.errors import Conflict
 from controlplane.expenses.amend import expense_amend, expense_upsert_from_source
+from controlplane.expenses.duplicates import duplicates_report
 from controlplane.expenses.models import Expense, ExpensePosting
 from controlplane.expenses.policy import run_checks, stored_lines
 from controlplane.expenses.receipts import receipt_attach
@@ -50,25 +52,29 @@ class _WriterCheckFirst(Exception):
         self.expense = expense
 
 
-def submit_locked(*, actor: Actor, expense: Expense, lines: list | None = None) -> Expense:
+def submit_locked(*, actor: Actor, expense: Expense, lines: list | None = None,
+                  unseen: Collection[int] = ()) -> Expense:
     """The body of :func:`expense_submit` on an expense the caller has locked (or inserted in
     its transaction), inside the caller's transaction and ``acting`` block, its writer
     already checked (shared with the bulk ingest). Raises what ``expense_submit`` raises
-    after its writer check; on a raise the caller's transaction must be rolled back."""
+    after its writer check; on a raise the caller's transaction must be rolled back.
+    ``unseen``: expenses inserted with this one that come after it (``policy.evaluate``)."""
     apply_transition(expense, expense.submit)
     if lines is None:
         lines = stored_lines(expense)  # read once for the checks and the routing
-    run_checks(expense, lines)
+    findings = run_checks(expense, lines, unseen)
     expense.save()
     chain_freeze(expense=expense, lines=lines)
     emit(actor, "expense.submitted", expense)
+    duplicates_report(actor=actor, expense=expense, findings=findings)
     return expense
 
 
 def expense_submit(*, actor: Actor, expense_id) -> Expense:
     """Draft/returned → submitted: run the policy checks (hard failures raise
     ``ValidationFailed`` with field paths and write nothing; soft ones set
-    ``policy_flagged``), freeze the approval chain, record ``expense.submitted``. A system
+    ``policy_flagged``; a suspected duplicate also opens a ``duplicate_suspected``
+    exception), freeze the approval chain, record ``expense.submitted``. A system
     other than the expense's source is checked as a writer before anything is written."""
     try:
         return _submit(actor, expense_id, writer_checked=False)

@@ -58,7 +58,8 @@ def _expense(system, source_id="EV-1", entity="US01", employee="US-EMP1"):
     import datetime as dt
 
     data = {"legal_entity": entity, "employee": employee, "currency": "USD" if entity == "US01" else "EUR",
-            "lines": [{"date": dt.date.today().isoformat(), "category": "TRAVEL", "amount": "115.00"}]}
+            "lines": [{"date": dt.date.today().isoformat(), "category": "TRAVEL", "amount": "115.00",
+                       "merchant": f"Taxi {source_id}"}]}  # distinct: not suspected duplicates
     expense, _ = xs.expense_upsert_from_source(actor=Actor(system=system), source_system=system, source_id=source_id,
                                                data=data)
     return xs.expense_submit(actor=Actor(system=system), expense_id=expense.pk)
