@@ -9,30 +9,38 @@ transition (wrong state, segregation of duties...) shows the service's message.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db.models import CharField, Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Cast, Coalesce
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import FileResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
-from django_fsm import can_proceed
-from simple_history.models import DeletedObject
-from simple_history.template_utils import HistoricalRecordContextHelper
 
 from controlplane.approvals.models import ApprovalStep, StepStatus
 from controlplane.core.actors import Actor
 from controlplane.core.admin import AuditedAdmin
 from controlplane.core.errors import DomainError
 from controlplane.exceptions.admin import AgeFilter
-from controlplane.expenses import services
+from controlplane.expenses.admin_inlines import (
+    ApprovalChainInline,
+    DiffHelper,
+    LineInline,
+    PolicyInline,
+    ReceiptInline,
+    RevisionInline,
+    admin_link,
+)
+from controlplane.expenses.admin_transitions import (
+    TRANSITIONS,
+    TransitionForm,
+    available_transitions,
+    run_transition,
+)
 from controlplane.expenses.models import (
     Expense,
     ExpenseAllocation,
@@ -42,188 +50,9 @@ from controlplane.expenses.models import (
     PolicyCheckResult,
     Receipt,
 )
-from controlplane.expenses.states import ApprovalState
 
 STATE_FIELDS = ("approval_state", "posting_state", "payment_state")
 OPEN_JOB_STATES = ("pending", "in_flight", "retry_wait", "dead")
-
-
-def _link(viewname: str, args, text):
-    try:
-        return format_html('<a href="{}">{}</a>', reverse(viewname, args=args), text)
-    except NoReverseMatch:
-        return text
-
-
-def employee_of(user):
-    from controlplane.masterdata.models import Employee
-
-    return Employee.objects.filter(user_id=getattr(user, "pk", None)).first()
-
-
-# --- transitions --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Transition:
-    name: str
-    label: str
-    note_label: str
-    note_required: bool = False
-    help_text: str = ""
-
-
-TRANSITIONS = {t.name: t for t in (
-    Transition("finance_review", "Finance review", "Comment", help_text="Queues the one posting to Odoo."),
-    Transition("approve", "Approve (as the step's approver)", "Comment"),
-    Transition("return", "Return to submitter", "Reason", True),
-    Transition("reject", "Reject", "Reason", True),
-    Transition("withdraw", "Withdraw", "Reason", True),
-    Transition("mark_reimbursed", "Mark reimbursed", "Note"),
-    Transition("archive", "Archive", "Reason"),
-)}
-
-
-class TransitionForm(forms.Form):
-    payment_reference = forms.CharField(max_length=128, label="Payment reference")
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), required=False, max_length=2000)
-
-    def __init__(self, *args, transition: Transition, **kwargs):
-        super().__init__(*args, **kwargs)
-        if transition.name != "mark_reimbursed":
-            del self.fields["payment_reference"]
-        self.fields["note"].label = transition.note_label
-        self.fields["note"].required = transition.note_required
-        self.fields["note"].help_text = transition.help_text
-
-
-def pending_step_for_user(expense: Expense, user) -> ApprovalStep | None:
-    """The expense's pending step if ``user`` is its approver (as the approver's user or as a
-    member of the step's group)."""
-    if expense.approval_state != ApprovalState.SUBMITTED:
-        return None
-    step = (expense.approval_steps.filter(status=StepStatus.PENDING).select_related("approver")
-            .order_by("cycle", "order").first())
-    if step is None:
-        return None
-    if step.approver_id is not None and step.approver.user_id == user.pk:
-        return step
-    if step.group_id is not None and user.groups.filter(pk=step.group_id).exists():
-        return step
-    return None
-
-
-def available_transitions(expense: Expense, user) -> list[Transition]:
-    """Transitions the model allows now and ``user`` may try (the service has the last word)."""
-    names = []
-    if can_proceed(expense.finance_review):
-        names.append("finance_review")
-    if pending_step_for_user(expense, user) is not None and employee_of(user) is not None:
-        names += ["approve", "return", "reject"]
-    if can_proceed(expense.withdraw):
-        names.append("withdraw")
-    if can_proceed(expense.mark_paid):
-        names.append("mark_reimbursed")
-    if can_proceed(expense.archive):
-        names.append("archive")
-    return [TRANSITIONS[n] for n in names]
-
-
-def run_transition(name: str, *, user, expense_id, note: str = "", payment_reference: str = "") -> Expense:
-    """Call the service behind transition ``name`` as ``user``; DomainError on refusal."""
-    actor = Actor(user=user, reason=note or f"{TRANSITIONS[name].label} in admin")
-    if name == "finance_review":
-        return services.expense_finance_review(actor=actor, expense_id=expense_id, reviewer=user, comment=note)
-    if name in ("approve", "return", "reject"):
-        return services.approval_decide(actor=actor, expense_id=expense_id, approver=employee_of(user),
-                                        decision=name, comment=note)
-    if name == "withdraw":
-        return services.expense_withdraw(actor=actor, expense_id=expense_id, reason=note)
-    if name == "mark_reimbursed":
-        return services.expense_mark_reimbursed(actor=actor, expense_id=expense_id, payment_ref=payment_reference,
-                                                paid_by=employee_of(user))
-    if name == "archive":
-        return services.expense_archive(actor=actor, expense_id=expense_id)
-    raise Http404(name)
-
-
-class DiffHelper(HistoricalRecordContextHelper):
-    """The history diff, with an empty foreign key shown as "—" (not as a deleted object)."""
-
-    def prepare_delta_change_value(self, change, value):
-        if isinstance(value, DeletedObject) and value.pk is None:
-            return "—"
-        return super().prepare_delta_change_value(change, value)
-
-
-# --- inlines (read-only) ------------------------------------------------------------------
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class LineInline(ReadOnlyInline):
-    model = ExpenseLine
-    fields = ("position", "date", "category", "merchant", "description", "amount", "currency", "tax_code",
-              "tax_amount", "total", "exchange_rate", "exchange_rate_date", "amount_base", "allocations_display")
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("category", "currency", "tax_code").prefetch_related(
-            "allocations__project", "allocations__cost_centre", "allocations__analytic_account")
-
-    @admin.display(description="allocations")
-    def allocations_display(self, line):
-        rows = [(a.percent.normalize(), a.project or a.cost_centre or a.analytic_account or "—")
-                for a in line.allocations.all()]
-        return format_html_join(", ", "{}% {}", rows) if rows else "—"
-
-
-class ReceiptInline(ReadOnlyInline):
-    model = Receipt
-    fields = ("download", "content_type", "size", "sha256", "line", "created_at")
-    readonly_fields = fields
-
-    @admin.display(description="receipt")
-    def download(self, receipt):
-        return _link("admin:expenses_expense_receipt", [receipt.expense_id, receipt.pk],
-                     receipt.original_name or receipt.sha256[:12])
-
-
-class PolicyInline(ReadOnlyInline):
-    model = PolicyCheckResult
-    verbose_name_plural = "policy-check results"
-    fields = ("revision", "code", "outcome", "field", "message")
-    readonly_fields = fields
-
-
-class ApprovalChainInline(ReadOnlyInline):
-    model = ApprovalStep
-    verbose_name_plural = "approval chain (frozen at submission) and decisions"
-    fields = ("cycle", "revision", "order", "kind", "approver", "group", "delegated_from", "status", "due_at",
-              "decided_by", "decided_by_user", "decided_at", "comment", "escalation_reason", "routing_note")
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related(
-            "approver", "group", "delegated_from", "decided_by", "decided_by_user")
-
-
-class RevisionInline(ReadOnlyInline):
-    model = ExpenseRevision
-    fields = ("revision", "material", "applied", "changed", "actor_label", "reason", "created_at")
-    readonly_fields = fields
-
-
-# --- the expense --------------------------------------------------------------------------
 
 
 @admin.register(Expense)
@@ -338,7 +167,7 @@ class ExpenseAdmin(AuditedAdmin):
 
         jobs = (OutboxJob.objects.filter(content_type=ContentType.objects.get_for_model(Expense), object_id=str(obj.pk))
                 .select_related("target").order_by("created_at"))
-        rows = [(_link("admin:sync_outboxjob_change", [j.pk], f"#{j.pk}"), j.operation,
+        rows = [(admin_link("admin:sync_outboxjob_change", [j.pk], f"#{j.pk}"), j.operation,
                  j.target.code if j.target else "—", j.state, j.attempts, j.last_error[:120] or "—") for j in jobs]
         return self._table(("job", "operation", "target", "state", "attempts", "last error"), rows, "sync-jobs")
 
