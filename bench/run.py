@@ -65,11 +65,19 @@ def peer_suite(name: str, quick: bool) -> tuple[list[list[str]], str]:
         return [], f"bench/{name}: not present in this checkout"
     spec = PEERS[name]
     env = {"CONTROLPLANE_VAR_DIR": tempfile.mkdtemp(prefix=f"bench-{name}-")}
+    scratch = ""
     if os.environ.get("BENCH_DATABASE_URL") and name == "api":
         from controlplane.demo.pg import fresh_postgres_url
 
-        env["DATABASE_URL"], _ = fresh_postgres_url(os.environ["BENCH_DATABASE_URL"], prefix="bench_api")
-    code, out, err = _run([sys.executable, *spec["args"], *(spec["quick"] if quick else [])], timeout=3600, env=env)
+        env["DATABASE_URL"], scratch = fresh_postgres_url(os.environ["BENCH_DATABASE_URL"], prefix="bench_api")
+    try:
+        code, out, err = _run([sys.executable, *spec["args"], *(spec["quick"] if quick else [])], timeout=3600,
+                              env=env)
+    finally:
+        if scratch:  # the scratch database goes, as the end-to-end runs' do
+            from controlplane.demo.pg import drop_postgres
+
+            drop_postgres(os.environ["BENCH_DATABASE_URL"], scratch)
     figures = last_json(out)
     if figures is None:
         rows = [[f"{name}: {r[0]}", *r[1:]] for r in _text_rows(out)]
