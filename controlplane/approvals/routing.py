@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from controlplane.approvals.models import ApprovalPolicy, ApprovalRule, StepKind
 from controlplane.core.errors import FieldProblem, ValidationFailed
-from controlplane.core.memo import memo_active, memoized
+from controlplane.core.memo import memoized
 from controlplane.masterdata.selectors import manager_chain
 
 DEFAULT_SLA_HOURS = 48
@@ -53,7 +53,9 @@ def gather_facts(expense, lines: list | None = None) -> Facts:
     cost centres (``policy.stored_lines``) when the caller has them."""
     projects, cost_centres, categories = {}, {}, set()
     if lines is None:
-        lines = expense.lines.prefetch_related("allocations__project__owner", "allocations__cost_centre__owner")
+        from controlplane.expenses.policy import stored_lines
+
+        lines = stored_lines(expense)
     for line in lines:
         categories.add(line.category_id)
         for alloc in line.allocations.all():
@@ -92,26 +94,22 @@ def rule_matches(rule: ApprovalRule, facts: Facts) -> bool:
     return True
 
 
-def active_rules(policy: ApprovalPolicy) -> list[ApprovalRule]:
-    """The policy's active rules in order, their steps prefetched."""
-    return list(policy.rules.filter(active=True).prefetch_related("steps").order_by("order", "id"))
-
-
 def entity_policy(legal_entity_id: int) -> tuple[ApprovalPolicy | None, list[ApprovalRule]]:
-    """The entity's active policy and its active rules (memoized within a bulk call)."""
+    """The entity's active policy and its active rules in order, steps prefetched (memoized
+    within a bulk call)."""
     def load():
         policy = ApprovalPolicy.objects.filter(legal_entity_id=legal_entity_id, active=True).first()
-        return policy, (active_rules(policy) if policy is not None else [])
+        if policy is None:
+            return None, []
+        return policy, list(policy.rules.filter(active=True).prefetch_related("steps").order_by("order", "id"))
 
     return memoized(("approval_policy", legal_entity_id), load)
 
 
-def matching_rules(expense, policy: ApprovalPolicy | None, facts: Facts,
-                   rules: list[ApprovalRule] | None = None) -> list[ApprovalRule]:
-    if policy is None:
-        return []
+def matching_rules(rules: list[ApprovalRule], facts: Facts) -> list[ApprovalRule]:
+    """The rules, in order, that match ``facts`` (up to the first matching ``stop_processing``)."""
     matched = []
-    for rule in (rules if rules is not None else active_rules(policy)):
+    for rule in rules:
         if rule_matches(rule, facts):
             matched.append(rule)
             if rule.stop_processing:
@@ -140,35 +138,17 @@ def _candidates(kind: str, template, expense, facts: Facts) -> list:
     return []
 
 
-def _delegate(person, at: dt.datetime):
-    """``active_delegate(person, at=at)``; within a bulk call from the person's delegations
-    read once (those not ended at the first ``at`` asked; an earlier ``at`` asks the database)."""
-    from controlplane.approvals.models import Delegation
-    from controlplane.approvals.selectors import active_delegate
-
-    if not memo_active():
-        return active_delegate(person, at=at)
-
-    def load():
-        return at, list(Delegation.objects.filter(approver_id=person.pk, active=True, end__gt=at)
-                        .select_related("delegate").order_by("-start", "-id"))
-
-    loaded_at, delegations = memoized(("delegations_of", person.pk), load)
-    if at < loaded_at:
-        return active_delegate(person, at=at)
-    # Same order as active_delegate: the most recently started window in force wins.
-    return next((d.delegate for d in delegations if d.start <= at < d.end), None)
-
-
 def plan_chain(expense, *, at: dt.datetime, lines: list | None = None) -> list[PlannedStep]:
     """The ordered steps for ``expense`` as of ``at`` (delegations active at ``at`` apply).
     Raises :class:`ValidationFailed` (field ``approval``) when nobody can approve. ``lines``:
     the expense's stored lines (``policy.stored_lines``) when the caller has them."""
+    from controlplane.approvals.selectors import active_delegate
+
     policy, rules = entity_policy(expense.legal_entity_id)
     facts = gather_facts(expense, lines)
     sla_default = policy.default_sla_hours if policy else DEFAULT_SLA_HOURS
     templates: list[tuple[str, object, ApprovalRule | None]] = []
-    for rule in matching_rules(expense, policy, facts, rules):
+    for rule in matching_rules(rules, facts):
         for step in rule.steps.all():
             templates.append((step.kind, step, rule))
     if not templates:
@@ -200,7 +180,7 @@ def plan_chain(expense, *, at: dt.datetime, lines: list | None = None) -> list[P
                     step.notes.append("hierarchy exhausted: fallback group")
                     plan.append(step)
                 continue
-            delegate = _delegate(person, at)
+            delegate = active_delegate(person, at=at)
             if delegate is not None and delegate.pk not in used and delegate.active:
                 step.delegated_from = person
                 step.notes.append(f"delegated by {person} to {delegate}")

@@ -8,16 +8,22 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from controlplane.approvals.models import ApprovalStep, Delegation, StepStatus
+from controlplane.core.memo import memo_active, memoized
 
 
 def active_delegate(approver, *, at: dt.datetime | None = None):
     """The employee deciding for ``approver`` at ``at`` (now by default), or None. With
-    overlapping windows the most recently started one wins."""
+    overlapping windows the most recently started one wins. Within a bulk call
+    (``core.memo``) the approver's delegations not ended at the first ``at`` asked are read
+    once; an earlier ``at`` asks the database."""
     at = at or timezone.now()
-    delegation = (
-        Delegation.objects.filter(approver=approver, active=True, start__lte=at, end__gt=at)
-        .select_related("delegate").order_by("-start", "-id").first()
-    )
+    in_force = Delegation.objects.filter(approver_id=approver.pk, active=True, end__gt=at).select_related(
+        "delegate").order_by("-start", "-id")
+    if memo_active():
+        loaded_at, delegations = memoized(("delegations_of", approver.pk), lambda: (at, list(in_force)))
+        if at >= loaded_at:
+            return next((d.delegate for d in delegations if d.start <= at < d.end), None)
+    delegation = in_force.filter(start__lte=at).first()
     return delegation.delegate if delegation else None
 
 

@@ -9,8 +9,8 @@ What is shared instead of repeated per item: items run in chunks, one transactio
 the chunk's expenses are locked in one ``SELECT … FOR UPDATE`` ordered by id (two bulk calls
 over overlapping expenses lock in the same order, so they cannot deadlock on them); the
 reviewer's identities are looked up once; reads every item repeats (webhook subscriptions,
-the entity's Odoo system) are made once per call (``core.memo``). Each item runs in its own savepoint, so one item's
-failure undoes that item only. Segregation-of-duties refusals are recorded as
+the entity's Odoo system) are made once per call (``core.memo``). Each item runs in its own
+savepoint, so one item's failure undoes that item only. Segregation-of-duties refusals are recorded as
 ``sod_conflict`` exceptions after the chunk's transaction ends, exactly as the single path
 records them after its rolled-back transaction (they survive whatever happens to the chunk).
 

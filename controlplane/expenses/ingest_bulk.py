@@ -365,9 +365,7 @@ def _create_and_submit_many(actor: Actor, source_system, items: list[_Item], res
 
     todo = list(items)
     refusals = 0
-    while todo:
-        if refusals >= MAX_GROUP_REFUSALS:
-            break
+    while todo and refusals < MAX_GROUP_REFUSALS:
         current: _Item | None = None
         try:
             with transaction.atomic():

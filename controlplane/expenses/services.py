@@ -30,26 +30,15 @@ from controlplane.odoo.payments import odoo_payment_enqueue
 
 __all__ = [
     "expense_upsert_from_source", "expense_amend", "receipt_attach", "expense_submit", "expense_withdraw",
-    "submit_locked", "approval_decide", "expense_finance_review", "expense_mark_posted", "expense_mark_reimbursed", "expense_archive",
+    "submit_locked", "approval_decide", "expense_finance_review", "expense_mark_posted", "expense_mark_reimbursed",
+    "expense_archive",
 ]
 
 
 def _refuse_other_system(actor: Actor, expense: Expense) -> None:
     # Submission and withdrawal belong to the source system (or a person in the control plane).
-    if _other_system(actor, expense):
+    if actor.system is not None and getattr(actor.system, "pk", None) != expense.source_system_id:
         check_writer(actor, expense, writer=actor.system)
-
-
-def _other_system(actor: Actor, expense: Expense) -> bool:
-    return actor.system is not None and getattr(actor.system, "pk", None) != expense.source_system_id
-
-
-class _WriterCheckFirst(Exception):
-    """Raised inside the submit transaction when the writer check must run outside it."""
-
-    def __init__(self, expense: Expense) -> None:
-        super().__init__()
-        self.expense = expense
 
 
 def submit_locked(*, actor: Actor, expense: Expense, lines: list | None = None,
@@ -76,20 +65,10 @@ def expense_submit(*, actor: Actor, expense_id) -> Expense:
     ``policy_flagged``; a suspected duplicate also opens a ``duplicate_suspected``
     exception), freeze the approval chain, record ``expense.submitted``. A system
     other than the expense's source is checked as a writer before anything is written."""
-    try:
-        return _submit(actor, expense_id, writer_checked=False)
-    except _WriterCheckFirst as first:
-        # The refusal (or an ownership exception it opens) is recorded outside the transaction.
-        _refuse_other_system(actor, first.expense)
-        return _submit(actor, expense_id, writer_checked=True)
-
-
-def _submit(actor: Actor, expense_id, *, writer_checked: bool) -> Expense:
+    if actor.system is not None:  # a person in the control plane may submit any expense
+        _refuse_other_system(actor, get_expense(expense_id))
     with transaction.atomic(), acting(actor, actor.reason or "submitted"):
-        expense = get_expense(expense_id, lock=True)
-        if not writer_checked and _other_system(actor, expense):
-            raise _WriterCheckFirst(expense)
-        return submit_locked(actor=actor, expense=expense)
+        return submit_locked(actor=actor, expense=get_expense(expense_id, lock=True))
 
 
 def expense_withdraw(*, actor: Actor, expense_id, reason: str = "") -> Expense:
